@@ -1,0 +1,159 @@
+"""The exception tree. Catch `FaasError` to catch anything faas raises on purpose.
+
+Each class carries the HTTP status that tells a client what to do and a stable `code` for
+scripts; the gateway turns any of them into `{"error": {"code", "message"}}` and the CLI into
+one line on stderr. Third-party errors (Docker, Redis) are translated once, where they arise.
+
+    FaasError
+    ├── ConfigError            a FAAS_* setting is invalid                      (CLI / startup)
+    ├── BadRequest             400  malformed name, path, header or body
+    │   └── ManifestError      400  faas.yaml is invalid; names the field
+    ├── FunctionNotFound       404
+    ├── PayloadTooLarge        413
+    ├── AtScaleLimit           429  every container busy at scale.max; has retry_after
+    ├── FunctionFailed         502  the function, not the caller, is at fault
+    │   ├── FunctionCrashed    502  the container died mid-call
+    │   ├── OutOfMemory        502  killed by its memory limit
+    │   └── FunctionInitError  502  import/init failed or the container did not become ready
+    ├── Unavailable            503  a service faas depends on does not answer
+    │   ├── DockerUnavailable
+    │   └── RedisUnavailable
+    ├── FunctionTimeout        504
+    ├── DockerError            500  Docker refused an operation faas asked for
+    ├── BuildError                  an image build failed                           (CLI)
+    └── StackError                  `faas up`/`down` could not do its job           (CLI)
+"""
+
+from __future__ import annotations
+
+
+class FaasError(Exception):
+    """Base class of every error faas raises deliberately."""
+
+    status: int = 500
+    code: str = "internal"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(FaasError):
+    """A FAAS_* setting has a value faas cannot use."""
+
+    code = "config"
+
+
+class BadRequest(FaasError):
+    """The request is malformed: a name, path, header or body breaks a rule."""
+
+    status = 400
+    code = "bad_request"
+
+
+class ManifestError(BadRequest):
+    """faas.yaml is invalid; `field` names the offending field (dotted for nested ones)."""
+
+    code = "invalid_manifest"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+
+
+class FunctionNotFound(FaasError):
+    """No function is registered under that name."""
+
+    status = 404
+    code = "not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no function named {name!r} is deployed (see `faas list`)")
+        self.name = name
+
+
+class PayloadTooLarge(FaasError):
+    """The request body is larger than FAAS_MAX_BODY."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class AtScaleLimit(FaasError):
+    """Every container of the function is busy and it runs at scale.max."""
+
+    status = 429
+    code = "at_scale_limit"
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class FunctionFailed(FaasError):
+    """The function failed to answer; its container is discarded."""
+
+    status = 502
+    code = "function_failed"
+
+
+class FunctionCrashed(FunctionFailed):
+    """The function's container exited or dropped the connection mid-call."""
+
+    code = "crashed"
+
+
+class OutOfMemory(FunctionFailed):
+    """The container was killed by its memory limit (exit 137, OOMKilled)."""
+
+    code = "oom"
+
+
+class FunctionInitError(FunctionFailed):
+    """The handler could not be loaded, or the container never became ready."""
+
+    code = "init_failed"
+
+
+class Unavailable(FaasError):
+    """A service faas depends on does not answer; retrying later may help."""
+
+    status = 503
+    code = "unavailable"
+
+
+class DockerUnavailable(Unavailable):
+    """The Docker Engine does not answer."""
+
+    code = "docker_unavailable"
+
+
+class RedisUnavailable(Unavailable):
+    """Redis does not answer."""
+
+    code = "redis_unavailable"
+
+
+class FunctionTimeout(FaasError):
+    """The call ran past the function's timeout; its container was killed."""
+
+    status = 504
+    code = "timeout"
+
+
+class DockerError(FaasError):
+    """Docker answered but refused an operation (the message carries its explanation)."""
+
+    code = "docker_error"
+
+
+class BuildError(FaasError):
+    """Building a function image failed."""
+
+    code = "build_failed"
+
+
+class StackError(FaasError):
+    """The local stack (Redis and gateway) could not be started, stopped or found."""
+
+    code = "stack"

@@ -1,0 +1,229 @@
+"""faas.yaml: parse and validate a function's manifest into a frozen `FunctionSpec`.
+
+Every rule lives here, so `faas deploy` (before building) and the gateway (on registration)
+reject the same manifests with the same message, which always names the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from faas.errors import BadRequest, ManifestError
+from faas.units import format_duration, format_size, parse_duration, parse_size
+
+MANIFEST_FILE = "faas.yaml"
+
+NAME_RULE = (
+    "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63"
+)
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Limits that keep one function from taking the machine; generous for local work.
+MAX_TIMEOUT = 15 * 60.0
+MIN_MEMORY = 16 * 1024 * 1024
+MAX_CONCURRENCY = 1000
+MAX_SCALE = 1000
+
+
+def validate_name(name: object, field_name: str = "name") -> str:
+    """Return `name` if it is a valid function name, else raise ManifestError naming the field."""
+    if not isinstance(name, str) or not name:
+        raise ManifestError(field_name, f"must be a non-empty string ({NAME_RULE})")
+    if len(name) > 63 or not _NAME.match(name):
+        raise ManifestError(field_name, f"{name!r} is not a valid function name ({NAME_RULE})")
+    return name
+
+
+def check_name(name: str) -> str:
+    """Validate a name that arrived in a URL or on the command line (400 if it is malformed)."""
+    if len(name) > 63 or not _NAME.match(name):
+        raise BadRequest(f"{name!r} is not a valid function name ({NAME_RULE})")
+    return name
+
+
+@dataclass(frozen=True)
+class Scale:
+    min: int = 0
+    max: int = 10
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A validated manifest. Durations in seconds, memory in bytes."""
+
+    name: str
+    handler: str = "handler.handle"
+    timeout: float = 30.0
+    memory: int = 128 * 1024 * 1024
+    cpus: float = 0.5
+    concurrency: int = 1
+    scale: Scale = field(default_factory=Scale)
+    keep_alive: float = 600.0
+    environment: Mapping[str, str] = field(default_factory=dict)
+    network: bool = False
+
+    def to_manifest(self) -> dict[str, Any]:
+        """The manifest as a user would write it (round-trips through `parse_manifest`)."""
+        data = asdict(self)
+        data["timeout"] = format_duration(self.timeout)
+        data["keep_alive"] = format_duration(self.keep_alive)
+        data["memory"] = format_size(self.memory)
+        data["environment"] = dict(self.environment)
+        return data
+
+
+_FIELDS = {
+    "name",
+    "handler",
+    "timeout",
+    "memory",
+    "cpus",
+    "concurrency",
+    "scale",
+    "keep_alive",
+    "environment",
+    "network",
+}
+
+
+def load_manifest(folder: Path) -> FunctionSpec:
+    """Read `folder/faas.yaml`; the handler module must exist in the folder."""
+    path = folder / MANIFEST_FILE
+    if not folder.is_dir():
+        raise ManifestError("", f"{folder} is not a directory")
+    if not path.is_file():
+        raise ManifestError("", f"{path} not found: a function folder needs a {MANIFEST_FILE}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ManifestError("", f"{path} is not valid YAML: {exc}") from None
+    spec = parse_manifest(data if data is not None else {})
+    module = spec.handler.rsplit(".", 1)[0].replace(".", "/")
+    if not (folder / f"{module}.py").is_file() and not (folder / module / "__init__.py").is_file():
+        raise ManifestError("handler", f"module {module}.py not found in {folder}")
+    return spec
+
+
+def parse_manifest(data: object) -> FunctionSpec:
+    """Validate a manifest mapping; unknown fields and bad values raise ManifestError."""
+    if not isinstance(data, Mapping):
+        raise ManifestError(
+            "", "the manifest must be a mapping of fields (name: ..., handler: ...)"
+        )
+    unknown = sorted(str(key) for key in data if key not in _FIELDS)
+    if unknown:
+        raise ManifestError(unknown[0], f"unknown field (known: {', '.join(sorted(_FIELDS))})")
+    if "name" not in data:
+        raise ManifestError("name", f"is required ({NAME_RULE})")
+    defaults = FunctionSpec(name="x")
+    values: dict[str, Any] = {"name": validate_name(data["name"])}
+
+    handler = data.get("handler", defaults.handler)
+    if not isinstance(handler, str) or not _HANDLER.match(handler):
+        raise ManifestError("handler", f"must look like module.function, got {handler!r}")
+    values["handler"] = handler
+
+    values["timeout"] = _duration(
+        data, "timeout", defaults.timeout, minimum=0.001, maximum=MAX_TIMEOUT
+    )
+    values["keep_alive"] = _duration(data, "keep_alive", defaults.keep_alive, minimum=0.0)
+    values["memory"] = _size(data, "memory", defaults.memory)
+    values["cpus"] = _number(data, "cpus", defaults.cpus)
+    values["concurrency"] = _integer(data, "concurrency", defaults.concurrency, 1, MAX_CONCURRENCY)
+    values["scale"] = _scale(data.get("scale", {}))
+    values["environment"] = _environment(data.get("environment", {}))
+    network = data.get("network", defaults.network)
+    if not isinstance(network, bool):
+        raise ManifestError("network", f"must be true or false, got {network!r}")
+    values["network"] = network
+    return FunctionSpec(**values)
+
+
+def _duration(
+    data: Mapping[str, Any],
+    key: str,
+    default: float,
+    *,
+    minimum: float,
+    maximum: float | None = None,
+) -> float:
+    if key not in data:
+        return default
+    try:
+        seconds = parse_duration(data[key])
+    except ValueError as exc:
+        raise ManifestError(key, str(exc)) from None
+    if seconds < minimum:
+        raise ManifestError(key, f"must be at least {format_duration(minimum)}, got {data[key]!r}")
+    if maximum is not None and seconds > maximum:
+        raise ManifestError(key, f"must be at most {format_duration(maximum)}, got {data[key]!r}")
+    return seconds
+
+
+def _size(data: Mapping[str, Any], key: str, default: int) -> int:
+    if key not in data:
+        return default
+    try:
+        size = parse_size(data[key])
+    except ValueError as exc:
+        raise ManifestError(key, str(exc)) from None
+    if size < MIN_MEMORY:
+        raise ManifestError(key, f"must be at least {format_size(MIN_MEMORY)}, got {data[key]!r}")
+    return size
+
+
+def _number(data: Mapping[str, Any], key: str, default: float) -> float:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.01 <= value <= 64:
+        raise ManifestError(key, f"must be a number of CPUs from 0.01 to 64, got {value!r}")
+    return float(value)
+
+
+def _integer(data: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ManifestError(key, f"must be a whole number from {low} to {high}, got {value!r}")
+    return value
+
+
+def _scale(value: object) -> Scale:
+    if not isinstance(value, Mapping):
+        raise ManifestError("scale", f"must be a mapping like {{min: 0, max: 10}}, got {value!r}")
+    unknown = sorted(str(key) for key in value if key not in ("min", "max"))
+    if unknown:
+        raise ManifestError(f"scale.{unknown[0]}", "unknown field (known: min, max)")
+    low = _scoped(value, "min", Scale.min, 0)
+    high = _scoped(value, "max", Scale.max, 1)
+    if low > high:
+        raise ManifestError("scale.min", f"must not exceed scale.max ({low} > {high})")
+    return Scale(min=low, max=high)
+
+
+def _scoped(value: Mapping[str, Any], key: str, default: int, low: int) -> int:
+    try:
+        return _integer(value, key, default, low, MAX_SCALE)
+    except ManifestError as exc:
+        raise ManifestError(f"scale.{key}", exc.message.split(": ", 1)[1]) from None
+
+
+def _environment(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise ManifestError("environment", f"must be a mapping of NAME: value, got {value!r}")
+    env: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not _ENV_NAME.match(key):
+            raise ManifestError(f"environment.{key}", "is not a valid variable name")
+        if key.startswith("FAAS_"):
+            raise ManifestError(f"environment.{key}", "FAAS_* variables are reserved for faas")
+        if isinstance(item, Mapping | list) or item is None:
+            raise ManifestError(f"environment.{key}", f"must be a string or number, got {item!r}")
+        env[key] = str(item).lower() if isinstance(item, bool) else str(item)
+    return env

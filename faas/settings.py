@@ -1,0 +1,95 @@
+"""Settings: every FAAS_* variable, read once at an entry point into a frozen dataclass.
+
+Deeper modules take a `Settings` (or the few values they need) and never read the
+environment themselves; tests build `Settings(...)` directly. The README's configuration table
+lists the same variables, with the same defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+from faas.errors import ConfigError
+from faas.units import parse_duration, parse_size
+
+T = TypeVar("T")
+
+DEFAULT_BASE_IMAGE = "python:3.12-slim"
+DEFAULT_REDIS_PORT = 16379  # the embedded Redis; off 6379 so a user's own Redis is left alone
+
+
+def _default_home() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return Path(state) / "faas"
+
+
+# Builds honour the host's CA bundle (corporate TLS proxies): the first of these that is set.
+CA_BUNDLE_VARS = ("FAAS_BUILD_CA_BUNDLE", "PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of a faas process. Field metadata names the FAAS_* variable."""
+
+    gateway_url: str = field(default="http://127.0.0.1:8080", metadata={"env": "FAAS_GATEWAY"})
+    bind: tuple[str, ...] = field(default=("127.0.0.1",), metadata={"env": "FAAS_BIND"})
+    port: int = field(default=8080, metadata={"env": "FAAS_PORT"})
+    redis_url: str = field(
+        default=f"redis://127.0.0.1:{DEFAULT_REDIS_PORT}/0", metadata={"env": "FAAS_REDIS_URL"}
+    )
+    home: Path = field(default_factory=_default_home, metadata={"env": "FAAS_HOME"})
+    base_image: str = field(default=DEFAULT_BASE_IMAGE, metadata={"env": "FAAS_BASE_IMAGE"})
+    transport: str = field(default="unix", metadata={"env": "FAAS_TRANSPORT"})
+    socket_dir: Path | None = field(default=None, metadata={"env": "FAAS_SOCKET_DIR"})
+    max_body: int = field(default=6 * 1024 * 1024, metadata={"env": "FAAS_MAX_BODY"})
+    ready_timeout: float = field(default=30.0, metadata={"env": "FAAS_READY_TIMEOUT"})
+    function_network: str = field(default="faas", metadata={"env": "FAAS_FUNCTION_NETWORK"})
+    function_gateway_url: str = field(default="", metadata={"env": "FAAS_FUNCTION_GATEWAY_URL"})
+    function_redis_url: str = field(default="", metadata={"env": "FAAS_FUNCTION_REDIS_URL"})
+    build_ca_bundle: str = field(default="", metadata={"env": "FAAS_BUILD_CA_BUNDLE"})
+    log_level: str = field(default="info", metadata={"env": "FAAS_LOG_LEVEL"})
+
+    def __post_init__(self) -> None:
+        if self.transport not in ("unix", "tcp"):
+            raise ConfigError(f"FAAS_TRANSPORT must be 'unix' or 'tcp', got {self.transport!r}")
+        if not 0 < self.port < 65536:
+            raise ConfigError(f"FAAS_PORT must be a TCP port (1-65535), got {self.port}")
+        if self.ready_timeout <= 0:
+            raise ConfigError("FAAS_READY_TIMEOUT must be positive")
+
+    @property
+    def sockets(self) -> Path:
+        """Host directory holding one bind-mounted subdirectory (with a socket) per container."""
+        return self.socket_dir or self.home / "sockets"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from FAAS_* variables; a bad value raises ConfigError naming it."""
+        env = os.environ if environ is None else environ
+        parsers: dict[str, Callable[[str], Any]] = {
+            "bind": lambda v: tuple(part.strip() for part in v.split(",") if part.strip()),
+            "port": int,
+            "home": lambda v: Path(v).expanduser(),
+            "socket_dir": lambda v: Path(v).expanduser() if v else None,
+            "max_body": parse_size,
+            "ready_timeout": parse_duration,
+        }
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            var = f.metadata["env"]
+            raw = env.get(var)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[f.name] = parsers.get(f.name, str)(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{var}={raw!r} is invalid: {exc}") from None
+        if "build_ca_bundle" not in values:
+            values["build_ca_bundle"] = next((env[v] for v in CA_BUNDLE_VARS if env.get(v)), "")
+        return cls(**values)
