@@ -1,0 +1,179 @@
+"""Function images: a build context from the function folder plus the in-container runtime.
+
+The tag is a hash of everything that goes into the image (code, requirements, runtime, base
+image id, Dockerfile), so an unchanged folder is never rebuilt. The manifest is not part of the
+image: timeouts, limits and environment are applied when a container is created, so changing
+them re-registers without a build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from faas import keys
+from faas.errors import BuildError
+from faas.manifest import MANIFEST_FILE
+
+RUNTIME_SOURCE = Path(__file__).with_name("runtime.py")
+REQUIREMENTS = "requirements.txt"
+IMAGE_REPOSITORY = "faas"
+_IGNORED_DIRS = {
+    "__pycache__",
+    ".git",
+    ".venv",
+    "venv",
+    ".mypy_cache",
+    ".pytest_cache",
+    "node_modules",
+}
+_IGNORED_SUFFIXES = (".pyc", ".pyo")
+
+# The CA bundle and pip run only in the `deps` stage; the final stage copies the installed
+# packages, so the host's CA never ends up in the function image.
+_DEPS_STAGE = """\
+FROM {base} AS deps
+COPY requirements.txt /tmp/requirements.txt
+{ca_copy}RUN PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1 {ca_env}\\
+    python3 -m pip install --no-cache-dir --target /opt/faas/deps -r /tmp/requirements.txt
+
+"""
+
+_FINAL_STAGE = """\
+FROM {base}
+{deps_copy}COPY runtime.py /opt/faas/runtime.py
+COPY function/ /opt/faas/function/
+RUN python3 -m compileall -q /opt/faas >/dev/null || true
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME=/tmp
+WORKDIR /opt/faas/function
+USER 10001:10001
+CMD ["python3", "-s", "/opt/faas/runtime.py"]
+"""
+
+
+class ImageBuilder(Protocol):
+    """The part of the Docker backend the builder needs."""
+
+    def image_id(self, ref: str) -> str | None: ...
+
+    def build_image(
+        self, context: io.BytesIO, tag: str, labels: dict[str, str], progress: Callable[[str], None]
+    ) -> str: ...
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    tag: str
+    code_hash: str
+    built: bool  # False when the image already existed
+
+
+def build_function_image(
+    backend: ImageBuilder,
+    folder: Path,
+    name: str,
+    *,
+    base_image: str,
+    ca_bundle: str = "",
+    progress: Callable[[str], None] = lambda line: None,
+) -> BuiltImage:
+    """Build (or reuse) the image for the function in `folder`; return its tag."""
+    base_id = backend.image_id(base_image)
+    if base_id is None:
+        progress(f"base image {base_image} is not present locally; Docker will try to pull it")
+    files = list(_function_files(folder))
+    has_requirements = (folder / REQUIREMENTS).is_file()
+    ca = Path(ca_bundle) if ca_bundle and has_requirements else None
+    if ca is not None and not ca.is_file():
+        raise BuildError(f"FAAS_BUILD_CA_BUNDLE: {ca} is not a file")
+    dockerfile = render_dockerfile(base_image, has_requirements, ca is not None)
+    code_hash = _hash(dockerfile, base_id or base_image, folder, files)
+    tag = f"{IMAGE_REPOSITORY}/{name}:{code_hash[:12]}"
+    if backend.image_id(tag) is not None:
+        progress(f"{tag} is up to date (code unchanged)")
+        return BuiltImage(tag, code_hash, built=False)
+    context = _context(dockerfile, folder, files, ca)
+    labels = {
+        keys.LABEL_MANAGED: "true",
+        keys.LABEL_FUNCTION: name,
+        keys.LABEL_CODE_HASH: code_hash,
+    }
+    try:
+        backend.build_image(context, tag, labels, progress)
+    except BuildError as exc:
+        if base_id is None:
+            raise BuildError(
+                f"{exc.message}\nbase image {base_image} is missing and could not be pulled: "
+                "run `faas images bootstrap` and set FAAS_BASE_IMAGE to the tag it prints"
+            ) from exc
+        raise
+    return BuiltImage(tag, code_hash, built=True)
+
+
+def render_dockerfile(base_image: str, has_requirements: bool, with_ca: bool) -> str:
+    deps = ""
+    if has_requirements:
+        deps = _DEPS_STAGE.format(
+            base=base_image,
+            ca_copy="COPY ca.pem /tmp/ca.pem\n" if with_ca else "",
+            ca_env="PIP_CERT=/tmp/ca.pem SSL_CERT_FILE=/tmp/ca.pem " if with_ca else "",
+        )
+    deps_copy = "COPY --from=deps /opt/faas/deps /opt/faas/deps\n" if has_requirements else ""
+    return deps + _FINAL_STAGE.format(base=base_image, deps_copy=deps_copy)
+
+
+def _function_files(folder: Path) -> Iterable[Path]:
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if any(part in _IGNORED_DIRS for part in rel.parts) or path.suffix in _IGNORED_SUFFIXES:
+            continue
+        if path.is_file() and rel.as_posix() != MANIFEST_FILE:
+            yield path
+
+
+def _hash(dockerfile: str, base: str, folder: Path, files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for part in (dockerfile.encode(), base.encode(), RUNTIME_SOURCE.read_bytes()):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    for path in files:
+        data = path.read_bytes()
+        rel = path.relative_to(folder).as_posix()
+        header = f"{rel}\0{path.stat().st_mode & 0o111}\0{len(data)}\0".encode()
+        digest.update(header + data)
+    return digest.hexdigest()
+
+
+def _context(dockerfile: str, folder: Path, files: list[Path], ca: Path | None) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        _add_bytes(tar, "Dockerfile", dockerfile.encode())
+        _add_bytes(tar, "runtime.py", RUNTIME_SOURCE.read_bytes())
+        for path in files:
+            arcname = f"function/{path.relative_to(folder).as_posix()}"
+            tar.add(path, arcname=arcname, recursive=False, filter=_readable)
+        if (folder / REQUIREMENTS).is_file():
+            _add_bytes(tar, REQUIREMENTS, (folder / REQUIREMENTS).read_bytes())
+        if ca is not None:
+            _add_bytes(tar, "ca.pem", ca.read_bytes())
+    buffer.seek(0)
+    return buffer
+
+
+def _readable(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """Root-owned and world-readable: the function runs as an unprivileged uid."""
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mode = 0o755 if info.mode & 0o111 else 0o644
+    return info
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o644
+    tar.addfile(info, io.BytesIO(data))

@@ -1,0 +1,313 @@
+"""Docker behind one small interface: the only module that imports `docker`.
+
+Docker's exceptions are translated here, once, into `faas.errors`; nothing above this module
+sees a `docker.errors` type. Every method blocks (docker-py is synchronous): async callers run
+them in a worker thread, and none of them is on the warm-call path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from faas import keys
+from faas.containers import ContainerConfig
+from faas.errors import BuildError, DockerError, DockerUnavailable, FunctionInitError
+
+_UNREACHABLE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError)
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    """What Docker says about a container; `exists` is False once it is gone."""
+
+    exists: bool
+    running: bool = False
+    paused: bool = False
+    exit_code: int | None = None
+    oom_killed: bool = False
+
+
+@dataclass(frozen=True)
+class ManagedContainer:
+    id: str
+    labels: dict[str, str]
+    state: str  # created, running, paused, exited, dead
+
+
+@contextlib.contextmanager
+def _translated(action: str) -> Iterator[None]:
+    """Turn Docker's errors into faas errors that say what failed and what to do."""
+    try:
+        yield
+    except _UNREACHABLE as exc:
+        raise DockerUnavailable(
+            f"Docker Engine does not answer ({action}): start it (`dockerd`) or set DOCKER_HOST"
+        ) from exc
+    except docker.errors.ImageNotFound as exc:
+        raise FunctionInitError(
+            f"{action}: image not found ({exc.explanation}); deploy again"
+        ) from exc
+    except docker.errors.APIError as exc:
+        if exc.status_code is not None and exc.status_code >= 500 and "connect" in str(exc).lower():
+            raise DockerUnavailable(f"Docker Engine failed ({action}): {exc.explanation}") from exc
+        raise DockerError(f"Docker refused to {action}: {exc.explanation or exc}") from exc
+    except docker.errors.DockerException as exc:
+        raise DockerUnavailable(
+            f"Docker Engine does not answer ({action}): {exc}; start it or set DOCKER_HOST"
+        ) from exc
+
+
+class DockerBackend:
+    """Images and containers through the Docker Engine API (low-level client: one call each).
+
+    The client connects on first use, so a gateway starts (and reports 503) while Docker is
+    down, and reconnects once it is back.
+    """
+
+    def __init__(self, client: docker.DockerClient | None = None, *, timeout: float = 60.0) -> None:
+        self._client = client
+        self._timeout = timeout
+        self._lock = threading.Lock()
+
+    @property
+    def _api(self) -> docker.APIClient:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    with _translated("connect"):
+                        self._client = docker.from_env(timeout=int(self._timeout), max_pool_size=64)
+                client = self._client
+        return client.api
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    # -- engine ---------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        with _translated("ping"):
+            self._api.ping()
+
+    def version(self) -> dict[str, Any]:
+        with _translated("read the engine version"):
+            return dict(self._api.version())
+
+    # -- images ---------------------------------------------------------------------------
+
+    def image_id(self, ref: str) -> str | None:
+        try:
+            with _translated(f"inspect image {ref}"):
+                return str(self._api.inspect_image(ref)["Id"])
+        except FunctionInitError:
+            return None
+
+    def image_exists(self, ref: str) -> bool:
+        return self.image_id(ref) is not None
+
+    def build_image(
+        self,
+        context: IO[bytes],
+        tag: str,
+        labels: dict[str, str],
+        progress: Callable[[str], None],
+    ) -> str:
+        """Build from a tar build context; stream the build's output lines to `progress`."""
+        tail: list[str] = []
+        with _translated(f"build {tag}"):
+            stream = self._api.build(
+                fileobj=context,
+                custom_context=True,
+                tag=tag,
+                labels=labels,
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
+            for chunk in stream:
+                if "error" in chunk:
+                    detail = str(chunk["error"]).strip()
+                    raise BuildError(f"building {tag} failed: {detail}\n" + "".join(tail[-15:]))
+                text = chunk.get("stream") or chunk.get("status")
+                if text:
+                    tail.append(text if text.endswith("\n") else text + "\n")
+                    for line in str(text).splitlines():
+                        if line.strip():
+                            progress(line)
+        image = self.image_id(tag)
+        if image is None:
+            raise BuildError(f"building {tag} produced no image:\n" + "".join(tail[-15:]))
+        return image
+
+    def import_image(self, tarball: Path, repository: str, tag: str, changes: list[str]) -> str:
+        with _translated(f"import {repository}:{tag}"):
+            self._api.import_image_from_file(
+                str(tarball), repository=repository, tag=tag, changes=changes
+            )
+        image = self.image_id(f"{repository}:{tag}")
+        if image is None:
+            raise BuildError(f"importing {tarball} as {repository}:{tag} produced no image")
+        return image
+
+    def remove_image(self, ref: str) -> None:
+        with contextlib.suppress(FunctionInitError), _translated(f"remove image {ref}"):
+            self._api.remove_image(ref, force=True)
+
+    # -- networks -------------------------------------------------------------------------
+
+    def ensure_network(self, name: str) -> str:
+        """Create the bridge network if missing (labelled); return its gateway address."""
+        with _translated(f"create network {name}"):
+            found = self._api.networks(names=[name])
+            match = [n for n in found if n["Name"] == name]
+            if not match:
+                self._api.create_network(
+                    name, driver="bridge", labels={keys.LABEL_MANAGED: "true"}, check_duplicate=True
+                )
+            info = self._api.inspect_network(name)
+        configs = (info.get("IPAM") or {}).get("Config") or []
+        return str(configs[0].get("Gateway", "")) if configs else ""
+
+    # -- containers -----------------------------------------------------------------------
+
+    def create_container(self, cfg: ContainerConfig) -> str:
+        """Create (not start) a container; return its id."""
+        with _translated(f"create container {cfg.name}"):
+            host_config = self._api.create_host_config(
+                binds={host: {"bind": inner, "mode": "rw"} for host, inner in cfg.binds.items()},
+                mem_limit=cfg.memory,
+                memswap_limit=cfg.memory,  # no swap: the limit is the limit
+                nano_cpus=int(cfg.cpus * 1e9),
+                pids_limit=cfg.pids_limit,
+                read_only=cfg.read_only,
+                tmpfs=dict(cfg.tmpfs) or None,
+                cap_drop=list(cfg.cap_drop) or None,
+                security_opt=list(cfg.security_opt),
+                network_mode=cfg.network or "none",
+                port_bindings={port: list(hosts) for port, hosts in cfg.ports.items()} or None,
+            )
+            created = self._api.create_container(
+                cfg.image,
+                command=list(cfg.command) or None,
+                name=cfg.name,
+                user=cfg.user or None,
+                ports=list(cfg.ports) or None,
+                environment=dict(cfg.environment),
+                labels=dict(cfg.labels),
+                host_config=host_config,
+                use_config_proxy=False,
+            )
+        return str(created["Id"])
+
+    def start_container(self, container_id: str) -> None:
+        with _translated("start container"):
+            self._api.start(container_id)
+
+    def run_container(self, cfg: ContainerConfig) -> str:
+        """Create and start; the container is removed if it cannot start."""
+        container_id = self.create_container(cfg)
+        try:
+            self.start_container(container_id)
+        except BaseException:
+            self.remove(container_id)
+            raise
+        return container_id
+
+    def state(self, container_id: str) -> ContainerState:
+        try:
+            with _translated("inspect container"):
+                info = self._api.inspect_container(container_id)
+        except DockerError as exc:
+            if isinstance(exc.__cause__, docker.errors.NotFound):
+                return ContainerState(exists=False)
+            raise
+        s = info["State"]
+        return ContainerState(
+            exists=True,
+            running=bool(s.get("Running")),
+            paused=bool(s.get("Paused")),
+            exit_code=None if s.get("Running") else int(s.get("ExitCode", 0)),
+            oom_killed=bool(s.get("OOMKilled")),
+        )
+
+    def container_ip(self, container_id: str, network: str) -> str:
+        with _translated("inspect container"):
+            info = self._api.inspect_container(container_id)
+        return str(info["NetworkSettings"]["Networks"][network]["IPAddress"])
+
+    def pause(self, container_id: str) -> None:
+        with _translated("pause container"):
+            self._api.pause(container_id)
+
+    def unpause(self, container_id: str) -> None:
+        with _translated("resume container"):
+            self._api.unpause(container_id)
+
+    def remove(self, container_id: str) -> None:
+        """Kill and remove; a container that is already gone counts as removed."""
+        try:
+            with _translated("remove container"):
+                self._api.remove_container(container_id, force=True, v=True)
+        except DockerError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, docker.errors.NotFound):
+                return
+            if isinstance(cause, docker.errors.APIError) and "already in progress" in str(cause):
+                return
+            raise
+
+    def remove_by_name(self, name: str) -> None:
+        self.remove(name)
+
+    def list_managed(self, labels: dict[str, str] | None = None) -> list[ManagedContainer]:
+        """Containers labelled faas.managed=true (and every label in `labels`), any state."""
+        selector = [keys.MANAGED_FILTER] + [f"{k}={v}" for k, v in (labels or {}).items()]
+        with _translated("list containers"):
+            found = self._api.containers(all=True, filters={"label": selector})
+        return [
+            ManagedContainer(str(c["Id"]), dict(c.get("Labels") or {}), str(c["State"]))
+            for c in found
+        ]
+
+    def logs(
+        self,
+        container_id: str,
+        *,
+        tail: int | None = None,
+        follow: bool = False,
+        timestamps: bool = False,
+        since: float | None = None,
+    ) -> Iterator[bytes]:
+        """The container's output; with `follow`, until it stops. Gone container: nothing."""
+        try:
+            with _translated("read logs"):
+                if follow:
+                    yield from self._api.logs(
+                        container_id,
+                        stream=True,
+                        follow=True,
+                        tail=tail if tail is not None else "all",
+                        timestamps=timestamps,
+                        since=since,
+                    )
+                else:
+                    yield self._api.logs(
+                        container_id,
+                        tail=tail if tail is not None else "all",
+                        timestamps=timestamps,
+                        since=since,
+                    )
+        except DockerError as exc:
+            if isinstance(exc.__cause__, docker.errors.NotFound):
+                return
+            raise
