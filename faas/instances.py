@@ -1,0 +1,210 @@
+"""The Docker side of one function instance: start it, wait until it answers, explain its death.
+
+Blocking Docker calls run on a dedicated thread pool so that a burst of cold starts is not
+serialised behind asyncio's small default executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from faas.containers import SOCKET_NAME, TCP_PORT, Placement, function_container
+from faas.docker_backend import DockerBackend
+from faas.errors import (
+    ConfigError,
+    FunctionCrashed,
+    FunctionFailed,
+    FunctionInitError,
+    OutOfMemory,
+)
+from faas.manifest import FunctionSpec
+from faas.settings import Settings
+from faas.transport import Address, probe
+
+T = TypeVar("T")
+
+_MAX_SOCKET_PATH = 107  # sun_path is 108 bytes including the terminating NUL
+_STATE_CHECK_INTERVAL = 0.05
+_LOG_TAIL = 40
+
+
+@dataclass
+class Started:
+    """A container that answers, and what starting it cost (milliseconds)."""
+
+    container_id: str
+    address: Address
+    socket_dir: Path | None
+    create_ms: float
+    start_ms: float
+    ready_ms: float
+
+
+class Containers:
+    """Starts, inspects and removes function containers for one gateway."""
+
+    def __init__(self, backend: DockerBackend, settings: Settings, gateway_id: str) -> None:
+        self.backend = backend
+        self.settings = settings
+        self.gateway_id = gateway_id
+        self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="docker")
+        self._network_ready = False
+
+    async def run(self, fn: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def start(self, spec: FunctionSpec, image: str) -> Started:
+        """Create and start a container for `spec`, return once its runtime accepts calls."""
+        token = secrets.token_hex(6)
+        socket_dir = self._socket_dir(token) if self.settings.transport == "unix" else None
+        placement = await self._placement(spec, socket_dir)
+        cfg = function_container(
+            spec,
+            image,
+            container_name=f"faas-{spec.name}-{token}",
+            gateway_id=self.gateway_id,
+            placement=placement,
+        )
+        t0 = time.perf_counter()
+        container_id: str | None = None
+        try:
+            container_id = await self.run(self.backend.create_container, cfg)
+            t1 = time.perf_counter()
+            await self.run(self.backend.start_container, container_id)
+            t2 = time.perf_counter()
+            address = await self._address(container_id, placement, socket_dir)
+            await self._wait_ready(spec, container_id, address)
+            t3 = time.perf_counter()
+        except BaseException:
+            if container_id is not None:
+                await asyncio.shield(self.remove(container_id, socket_dir))
+            elif socket_dir is not None:
+                shutil.rmtree(socket_dir, ignore_errors=True)
+            raise
+        return Started(
+            container_id, address, socket_dir, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3
+        )
+
+    async def remove(self, container_id: str, socket_dir: Path | None) -> None:
+        try:
+            await self.run(self.backend.remove, container_id)
+        finally:
+            if socket_dir is not None:
+                shutil.rmtree(socket_dir, ignore_errors=True)
+
+    async def logs(self, container_id: str, since: float | None = None) -> list[str]:
+        """The container's log lines, each prefixed with Docker's RFC 3339 timestamp."""
+        chunks = await self.run(
+            lambda: list(self.backend.logs(container_id, timestamps=True, since=since))
+        )
+        return b"".join(chunks).decode("utf-8", "replace").splitlines()
+
+    async def diagnose(self, spec: FunctionSpec, container_id: str) -> FunctionFailed:
+        """Why the container stopped answering: OOM, an init failure, or a crash."""
+        state = await self.run(self.backend.state, container_id)
+        if state.running:
+            return FunctionCrashed(f"function {spec.name!r} dropped the connection mid-call")
+        lines = await self.run(
+            lambda: b"".join(self.backend.logs(container_id, tail=_LOG_TAIL)).decode(
+                "utf-8", "replace"
+            )
+        )
+        if state.oom_killed or state.exit_code == 137:
+            return OutOfMemory(
+                f"function {spec.name!r} ran out of memory (limit {spec.memory // 2**20}Mi): "
+                "raise `memory` in its faas.yaml"
+            )
+        init = _init_error(lines)
+        if init is not None:
+            return init
+        last = next((line for line in reversed(lines.splitlines()) if line.strip()), "")
+        code = "gone" if not state.exists else f"exit code {state.exit_code}"
+        return FunctionCrashed(f"function {spec.name!r} stopped ({code}); last log line: {last!r}")
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _socket_dir(self, token: str) -> Path:
+        path = self.settings.sockets / token
+        if len(str(path / SOCKET_NAME)) > _MAX_SOCKET_PATH:
+            raise ConfigError(
+                f"socket path {path / SOCKET_NAME} is longer than {_MAX_SOCKET_PATH} bytes: "
+                "set FAAS_SOCKET_DIR to a shorter directory"
+            )
+        path.mkdir(parents=True, exist_ok=False)
+        path.chmod(0o777)  # the function runs as an unprivileged uid and creates its socket here
+        return path
+
+    async def _placement(self, spec: FunctionSpec, socket_dir: Path | None) -> Placement:
+        network: str | None = None
+        env: dict[str, str] = {}
+        if spec.network or socket_dir is None:
+            network = self.settings.function_network
+            if not self._network_ready:
+                await self.run(self.backend.ensure_network, network)
+                self._network_ready = True
+        if spec.network:
+            if self.settings.function_gateway_url:
+                env["FAAS_GATEWAY_URL"] = self.settings.function_gateway_url
+            if self.settings.function_redis_url:
+                env["FAAS_REDIS_URL"] = self.settings.function_redis_url
+        return Placement(
+            socket_host_dir=str(socket_dir) if socket_dir else None,
+            network=network,
+            function_env=env,
+        )
+
+    async def _address(
+        self, container_id: str, placement: Placement, socket_dir: Path | None
+    ) -> Address:
+        if socket_dir is not None:
+            return Address(path=str(socket_dir / SOCKET_NAME))
+        assert placement.network is not None
+        ip = await self.run(self.backend.container_ip, container_id, placement.network)
+        return Address(host=ip, port=TCP_PORT)
+
+    async def _wait_ready(self, spec: FunctionSpec, container_id: str, address: Address) -> None:
+        """Poll until the runtime accepts a connection; it binds only after loading the handler."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.ready_timeout
+        next_check = loop.time() + _STATE_CHECK_INTERVAL
+        delay = 0.001
+        while not await probe(address):
+            now = loop.time()
+            if now >= next_check:
+                next_check = now + _STATE_CHECK_INTERVAL
+                state = await self.run(self.backend.state, container_id)
+                if not state.running:
+                    raise await self.diagnose(spec, container_id)
+            if now >= deadline:
+                raise FunctionInitError(
+                    f"function {spec.name!r} did not become ready within "
+                    f"{self.settings.ready_timeout:g}s: raise FAAS_READY_TIMEOUT if its "
+                    "initialisation is slow, or check `faas logs`"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.01)
+
+
+def _init_error(logs: str) -> FunctionInitError | None:
+    """The runtime's last line on an init failure: {"faas_init_error": {"code", "message"}}."""
+    for line in reversed(logs.splitlines()):
+        start = line.find('{"faas_init_error"')
+        if start < 0:
+            continue
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            error = json.loads(line[start:])["faas_init_error"]
+            return FunctionInitError(f"{error['code']}: {error['message']}")
+    return None

@@ -1,0 +1,169 @@
+"""The warm-or-cold decision, as pure bookkeeping with the clock passed in.
+
+No Docker and no I/O here: the invoker asks `FunctionPool` what to do, does the Docker work
+around it under a per-function lock, and reports back. That keeps every policy (reuse,
+keep-alive, scale limits, minimum instances) testable in microseconds with a fake clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from faas.manifest import FunctionSpec
+
+
+class State(StrEnum):
+    CREATING = "creating"  # container being created and started, not yet answering
+    READY = "ready"  # idle, answering
+    BUSY = "busy"  # at its concurrency limit
+    PAUSED = "paused"  # frozen after an idle grace period; resumed on demand
+    DRAINING = "draining"  # finishing its calls, then removed (replaced by a redeploy)
+    DEAD = "dead"  # failed or removed; never used again
+
+
+class StartKind(StrEnum):
+    """How a call was served: the `X-Faas-Start` header."""
+
+    COLD = "cold"  # a new container was started for it
+    PREWARM = "prewarm"  # first call of a container started ahead of demand
+    PAUSED = "paused"  # a paused container was resumed for it
+    WARM = "warm"  # an idle running container served it
+
+
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Instance:
+    """One container of a function, as the pool sees it."""
+
+    function: str
+    image: str
+    created_at: float
+    prewarmed: bool = False
+    state: State = State.CREATING
+    inflight: int = 0
+    calls: int = 0
+    last_used: float = 0.0
+    container_id: str | None = None
+    endpoint: Any = None  # the invoker's handle (transport channel); opaque here
+    seq: int = field(default_factory=lambda: next(_ids))
+
+    @property
+    def live(self) -> bool:
+        return self.state in (State.CREATING, State.READY, State.BUSY)
+
+
+@dataclass(frozen=True)
+class Reuse:
+    instance: Instance
+    kind: StartKind
+
+
+@dataclass(frozen=True)
+class Create:
+    """Start a new container (the invoker creates the Instance via `FunctionPool.reserve`)."""
+
+
+@dataclass(frozen=True)
+class Wait:
+    """At scale.max with every container busy: wait for a release."""
+
+
+Decision = Reuse | Create | Wait
+
+
+class FunctionPool:
+    """The containers of one function and the policy that picks one per call."""
+
+    def __init__(self, spec: FunctionSpec, image: str) -> None:
+        self.spec = spec
+        self.image = image
+        self.instances: list[Instance] = []
+
+    def update(self, spec: FunctionSpec, image: str) -> list[Instance]:
+        """A redeploy: new calls go to the new image/config; returns instances to drain."""
+        changed = image != self.image or spec != self.spec
+        self.spec, self.image = spec, image
+        if not changed:
+            return []
+        stale = [i for i in self.instances if i.live]
+        for instance in stale:
+            instance.state = State.DRAINING
+        return stale
+
+    def decide(self, *, force_cold: bool = False) -> Decision:
+        if not force_cold:
+            ready = [i for i in self.instances if i.state is State.READY]
+            if ready:
+                # Most recently used first: the others stay idle long enough to expire.
+                chosen = max(ready, key=lambda i: (i.last_used, i.seq))
+                kind = (
+                    StartKind.PREWARM if chosen.prewarmed and chosen.calls == 0 else StartKind.WARM
+                )
+                return Reuse(chosen, kind)
+        if self.live_count() < self.spec.scale.max:
+            return Create()
+        return Wait()
+
+    def live_count(self) -> int:
+        return sum(1 for i in self.instances if i.live)
+
+    def reserve(self, now: float, *, prewarmed: bool = False) -> Instance:
+        """Count a container that is being started against scale.max."""
+        instance = Instance(self.spec.name, self.image, created_at=now, prewarmed=prewarmed)
+        self.instances.append(instance)
+        return instance
+
+    def ready(self, instance: Instance, now: float) -> None:
+        instance.state = State.READY
+        instance.last_used = now
+
+    def acquire(self, instance: Instance) -> None:
+        instance.inflight += 1
+        instance.calls += 1
+        if instance.state is State.READY and instance.inflight >= self.spec.concurrency:
+            instance.state = State.BUSY
+
+    def release(self, instance: Instance, now: float) -> None:
+        instance.inflight -= 1
+        instance.last_used = now
+        if instance.state is State.BUSY and instance.inflight < self.spec.concurrency:
+            instance.state = State.READY
+
+    def discard(self, instance: Instance) -> None:
+        instance.state = State.DEAD
+        if instance in self.instances:
+            self.instances.remove(instance)
+
+    def expired(self, now: float) -> list[Instance]:
+        """Idle containers past keep_alive, oldest first, never going below scale.min."""
+        idle = sorted(
+            (i for i in self.instances if i.state is State.READY and i.inflight == 0),
+            key=lambda i: i.last_used,
+        )
+        spare = self.live_count() - self.spec.scale.min
+        due = [i for i in idle if now - i.last_used >= self.spec.keep_alive]
+        return due[: max(spare, 0)]
+
+    def drained(self) -> list[Instance]:
+        """Draining containers whose calls have finished."""
+        return [i for i in self.instances if i.state is State.DRAINING and i.inflight == 0]
+
+    def deficit(self) -> int:
+        """How many containers to start to keep scale.min ready."""
+        return max(self.spec.scale.min - self.live_count(), 0)
+
+    def counts(self) -> dict[str, int]:
+        out = {state.value: 0 for state in State if state is not State.DEAD}
+        for instance in self.instances:
+            if instance.state is not State.DEAD:
+                out[instance.state.value] += 1
+        return out
+
+    def __iter__(self) -> Iterator[Instance]:
+        return iter(list(self.instances))
