@@ -1,0 +1,325 @@
+"""`faas`: a thin command line over the gateway API, the image builder and the local stack.
+
+Each command parses, calls, prints. A `FaasError` becomes one line on stderr and exit status 1;
+usage errors exit 2 (click's convention).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from faas import __version__
+from faas.client import GatewayClient
+from faas.errors import BadRequest, FaasError, ManifestError
+from faas.settings import Settings
+
+
+class Context:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def client(self, timeout: float = 60.0) -> GatewayClient:
+        return GatewayClient(self.settings.gateway_url, timeout=timeout)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--gateway", metavar="URL", help="Gateway URL [env FAAS_GATEWAY; default http://127.0.0.1:8080]"
+)
+@click.version_option(__version__, prog_name="faas")
+@click.pass_context
+def cli(ctx: click.Context, gateway: str | None) -> None:
+    """A local, Docker-backed functions-as-a-service runtime."""
+    settings = Settings.from_env()
+    if gateway:
+        settings = Settings(**{**settings.__dict__, "gateway_url": gateway})
+    ctx.obj = Context(settings)
+
+
+# -- stack ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@pass_ctx
+def up(ctx: Context) -> None:
+    """Start the local stack (Redis and the gateway) in the background."""
+    from faas.stack import Stack
+
+    status = Stack(ctx.settings, echo=click.echo).up()
+    click.echo(f"gateway  {status.gateway_url}  (log: {status.log})")
+    click.echo(f"redis    {status.redis_url}  ({status.redis_how})")
+
+
+@cli.command()
+@pass_ctx
+def down(ctx: Context) -> None:
+    """Stop the local stack and remove every function container."""
+    from faas.stack import Stack
+
+    Stack(ctx.settings, echo=click.echo).down()
+    click.echo("stopped")
+
+
+@cli.command()
+@pass_ctx
+def status(ctx: Context) -> None:
+    """Show whether Redis and the gateway are running."""
+    from faas.stack import Stack
+
+    s = Stack(ctx.settings, echo=click.echo).status()
+    ok = {True: "up", False: "down"}
+    click.echo(
+        f"gateway  {ok[s.gateway_ok]:5} {s.gateway_url}  "
+        f"pid {s.gateway_pid or '-'}  functions {s.functions}"
+    )
+    click.echo(f"redis    {ok[s.redis_ok]:5} {s.redis_url}  ({s.redis_how})")
+    if not s.gateway_ok:
+        sys.exit(1)
+
+
+# -- functions -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-q", "--quiet", is_flag=True, help="Do not show build progress.")
+@pass_ctx
+def deploy(ctx: Context, paths: tuple[Path, ...], quiet: bool) -> None:
+    """Build each function folder's image (unchanged code is not rebuilt) and register it."""
+    from faas.builder import build_function_image
+    from faas.docker_backend import DockerBackend
+    from faas.manifest import load_manifest
+
+    backend = DockerBackend()
+    with ctx.client() as client:
+        for path in paths:
+            try:
+                spec = load_manifest(path)
+            except ManifestError as exc:
+                where = f"{path / 'faas.yaml'}" if path.is_dir() else str(path)
+                raise ManifestError(exc.field, f"{where}: {exc.message}") from None
+            click.echo(f"building {spec.name} from {path}")
+            built = build_function_image(
+                backend,
+                path,
+                spec.name,
+                base_image=ctx.settings.base_image,
+                ca_bundle=ctx.settings.build_ca_bundle,
+                progress=(lambda line: None) if quiet else (lambda line: click.echo(f"  {line}")),
+            )
+            record = client.register(spec.to_manifest(), built.tag, built.code_hash)
+            verb = "deployed" if record.get("version", 1) == 1 else "updated"
+            click.echo(f"{verb} {spec.name} ({built.tag}): {record['url']}")
+
+
+@cli.command("list")
+@pass_ctx
+def list_(ctx: Context) -> None:
+    """List deployed functions with their containers and counters."""
+    with ctx.client() as client:
+        records = client.functions()
+    if not records:
+        click.echo("no functions deployed (see `faas deploy`)")
+        return
+    rows = [["NAME", "IMAGE", "SCALE", "READY", "BUSY", "PAUSED", "CALLS", "COLD", "URL"]]
+    for r in records:
+        c = r.get("containers", {})
+        scale = r["config"]["scale"]
+        rows.append(
+            [
+                r["name"],
+                r["image"],
+                f"{scale['min']}-{scale['max']}",
+                str(c.get("ready", 0)),
+                str(c.get("busy", 0)),
+                str(c.get("paused", 0)),
+                str(r.get("calls", 0)),
+                str(r.get("starts", {}).get("cold", 0)),
+                r["url"],
+            ]
+        )
+    _table(rows)
+
+
+@cli.command()
+@click.argument("name")
+@pass_ctx
+def describe(ctx: Context, name: str) -> None:
+    """Show one function: config, image, containers, counters."""
+    with ctx.client() as client:
+        r = client.function(name)
+    cfg = r["config"]
+    click.echo(f"name:         {r['name']}")
+    click.echo(f"url:          {r['url']}")
+    click.echo(f"image:        {r['image']}")
+    click.echo(f"handler:      {cfg['handler']}")
+    click.echo(f"timeout:      {cfg['timeout']}   memory: {cfg['memory']}   cpus: {cfg['cpus']}")
+    click.echo(
+        f"scale:        min {cfg['scale']['min']}, max {cfg['scale']['max']}   "
+        f"concurrency: {cfg['concurrency']}   keep_alive: {cfg['keep_alive']}"
+    )
+    click.echo(f"network:      {'yes' if cfg['network'] else 'no'}")
+    containers = ", ".join(f"{k} {v}" for k, v in r.get("containers", {}).items()) or "none"
+    click.echo(f"containers:   {containers}")
+    starts = ", ".join(f"{k} {v}" for k, v in r.get("starts", {}).items())
+    click.echo(f"calls:        {r.get('calls', 0)} ({r.get('errors', 0)} errors; starts: {starts})")
+    click.echo(f"version:      {r.get('version', 1)} (updated {time.ctime(r['updated_at'])})")
+
+
+@cli.command()
+@click.argument("name")
+@click.option(
+    "-d", "--data", default="", help="Request body, or @FILE to read it from a file (@- for stdin)."
+)
+@click.option(
+    "-H", "--header", "headers", multiple=True, metavar="K:V", help="Request header (repeatable)."
+)
+@click.option("-X", "--method", default="POST", show_default=True, help="HTTP method.")
+@click.option("--path", default="", help="Path after /function/NAME.")
+@click.option("--async", "is_async", is_flag=True, help="Queue the call and print its call id.")
+@click.option("-i", "--include", is_flag=True, help="Print the status line and response headers.")
+@pass_ctx
+def invoke(
+    ctx: Context,
+    name: str,
+    data: str,
+    headers: tuple[str, ...],
+    method: str,
+    path: str,
+    is_async: bool,
+    include: bool,
+) -> None:
+    """Call a function and print its response; exit 1 when it answers with an error status."""
+    if is_async:
+        raise BadRequest("--async needs the queue, which this version of faas does not have yet")
+    body = _read_data(data)
+    with ctx.client() as client:
+        response = client.invoke(
+            name, body, method=method.upper(), path=path, headers=_headers(headers)
+        )
+    if include:
+        click.echo(f"HTTP {response.status_code} {response.reason_phrase}", err=True)
+        for key, value in response.headers.items():
+            click.echo(f"{key}: {value}", err=True)
+        click.echo("", err=True)
+    sys.stdout.buffer.write(response.content)
+    sys.stdout.flush()
+    if response.status_code >= 400:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+@click.option("--tail", type=int, default=None, help="Only the last N lines.")
+@pass_ctx
+def logs(ctx: Context, name: str, follow: bool, tail: int | None) -> None:
+    """Print the function's container logs; each line carries its call id."""
+    with ctx.client() as client:
+        result = client.logs(name, tail=tail)
+        for line in result["lines"]:
+            click.echo(line)
+        since = float(result["now"])
+        while follow:
+            time.sleep(1.0)
+            result = client.logs(name, since=since)
+            for line in result["lines"]:
+                click.echo(line)
+            since = float(result["now"])
+
+
+@cli.command()
+@click.argument("name")
+@pass_ctx
+def remove(ctx: Context, name: str) -> None:
+    """Unregister a function and remove its containers."""
+    with ctx.client() as client:
+        client.remove(name)
+    click.echo(f"removed {name}")
+
+
+# -- images --------------------------------------------------------------------------------------
+
+
+@cli.group()
+def images() -> None:
+    """Manage base images."""
+
+
+@images.command()
+@click.option("--tag", default=None, help="Tag for the image [default faas-python:bookworm].")
+@click.option("--force", is_flag=True, help="Rebuild even if the image exists.")
+def bootstrap(tag: str | None, force: bool) -> None:
+    """Build the Python base image from Debian packages (no registry needed); print its tag."""
+    from faas.bootstrap import DEFAULT_TAG, bootstrap_base_image
+    from faas.docker_backend import DockerBackend
+
+    result = bootstrap_base_image(
+        DockerBackend(),
+        tag=tag or DEFAULT_TAG,
+        force=force,
+        progress=lambda line: click.echo(f"  {line}", err=True),
+    )
+    click.echo(f"use it with: export FAAS_BASE_IMAGE={result}", err=True)
+    click.echo(result)
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _read_data(data: str) -> bytes:
+    if not data.startswith("@"):
+        return data.encode()
+    if data == "@-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(data[1:]).read_bytes()
+    except OSError as exc:
+        raise BadRequest(f"--data {data}: cannot read the file: {exc.strerror}") from None
+
+
+def _headers(values: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        key, sep, rest = value.partition(":")
+        if not sep or not key.strip():
+            raise BadRequest(f"-H {value!r}: expected NAME:VALUE")
+        out[key.strip()] = rest.strip()
+    return out
+
+
+def _table(rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except FaasError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True)

@@ -1,0 +1,102 @@
+"""A small client of the gateway's HTTP API, for the CLI (not on any hot path)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from faas.errors import FaasError, StackError
+
+
+class GatewayError(FaasError):
+    """The gateway answered with an error; carries its status and code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class GatewayClient:
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, trust_env=False)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> GatewayClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise StackError(
+                f"the gateway at {self.url} does not answer ({exc.__class__.__name__}): "
+                "start it with `faas up`, or point FAAS_GATEWAY / --gateway at it"
+            ) from None
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise error_from(response)
+        return response.json()
+
+    def health(self) -> dict[str, Any]:
+        response = self._request("GET", "/healthz")
+        if response.status_code >= 400:
+            raise error_from(response)
+        return dict(response.json())
+
+    def register(self, manifest: Mapping[str, Any], image: str, code_hash: str) -> dict[str, Any]:
+        body = {"manifest": dict(manifest), "image": image, "code_hash": code_hash}
+        return dict(self._json("POST", "/system/functions", json=body))
+
+    def functions(self) -> list[dict[str, Any]]:
+        return list(self._json("GET", "/system/functions"))
+
+    def function(self, name: str) -> dict[str, Any]:
+        return dict(self._json("GET", f"/system/function/{name}"))
+
+    def remove(self, name: str) -> dict[str, Any]:
+        return dict(self._json("DELETE", f"/system/function/{name}"))
+
+    def logs(
+        self, name: str, *, tail: int | None = None, since: float | None = None
+    ) -> dict[str, Any]:
+        params: dict[str, str] = {}
+        if tail is not None:
+            params["tail"] = str(tail)
+        if since is not None:
+            params["since"] = repr(since)
+        return dict(self._json("GET", f"/system/logs/{name}", params=params))
+
+    def invoke(
+        self,
+        name: str,
+        data: bytes = b"",
+        *,
+        method: str = "POST",
+        path: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Call the function; its own status (even 4xx/5xx) is returned, not raised."""
+        suffix = "/" + path.lstrip("/") if path else ""
+        return self._request(method, f"/function/{name}{suffix}", content=data, headers=headers)
+
+
+def error_from(response: httpx.Response) -> GatewayError:
+    try:
+        error = response.json()["error"]
+        return GatewayError(response.status_code, str(error["code"]), str(error["message"]))
+    except (ValueError, KeyError, TypeError):
+        text = response.text.strip()[:500] or response.reason_phrase
+        return GatewayError(
+            response.status_code, "http_error", f"HTTP {response.status_code}: {text}"
+        )

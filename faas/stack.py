@@ -1,0 +1,349 @@
+"""The local stack behind `faas up`, `faas down` and `faas status`: Redis and a gateway.
+
+The embedded default: when FAAS_REDIS_URL is not set, faas runs its own Redis (the
+`redis-server` binary when present, else a container) with its data under FAAS_HOME, and starts
+the gateway as a background process logging to FAAS_HOME/gateway.log. Both listen on loopback
+and on the functions' network address, so functions with `network: true` reach them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from faas import keys
+from faas.client import GatewayClient
+from faas.containers import ContainerConfig
+from faas.docker_backend import DockerBackend, ManagedContainer
+from faas.errors import FaasError, StackError
+from faas.registry import Registry, connect
+from faas.settings import Settings
+
+REDIS_IMAGE = "redis:7-alpine"
+REDIS_CONTAINER = "faas-redis"
+START_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    redis_url: str
+    redis_ok: bool
+    redis_how: str  # "process 123", "container", "external"
+    gateway_url: str
+    gateway_ok: bool
+    gateway_pid: int | None
+    functions: int
+    log: Path
+
+
+class Stack:
+    def __init__(
+        self,
+        settings: Settings,
+        env: dict[str, str] | None = None,
+        echo: Callable[[str], None] = print,
+    ) -> None:
+        self.settings = settings
+        self.env = dict(os.environ if env is None else env)
+        self.echo = echo
+        self.home = settings.home
+        self.backend = DockerBackend()
+
+    # -- paths ----------------------------------------------------------------------------
+
+    @property
+    def gateway_pidfile(self) -> Path:
+        return self.home / "gateway.pid"
+
+    @property
+    def gateway_log(self) -> Path:
+        return self.home / "gateway.log"
+
+    @property
+    def redis_pidfile(self) -> Path:
+        return self.home / "redis.pid"
+
+    @property
+    def embedded_redis(self) -> bool:
+        return not self.env.get("FAAS_REDIS_URL")
+
+    # -- up -------------------------------------------------------------------------------
+
+    def up(self) -> StackStatus:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.backend.ping()
+        bridge_ip = self.backend.ensure_network(self.settings.function_network)
+        redis_url = self._start_redis(bridge_ip)
+        self._start_gateway(redis_url, bridge_ip)
+        return self.status()
+
+    def _start_redis(self, bridge_ip: str) -> str:
+        url = self.settings.redis_url
+        if not self.embedded_redis:
+            if not _redis_answers(url):
+                raise StackError(f"Redis at FAAS_REDIS_URL={url} does not answer")
+            return url
+        if _redis_answers(url):
+            return url
+        port = urlsplit(url).port or 6379
+        data = self.home / "redis"
+        data.mkdir(parents=True, exist_ok=True)
+        binds = ["127.0.0.1"] + ([bridge_ip] if bridge_ip else [])
+        server = shutil.which("redis-server")
+        if server:
+            self.echo(f"starting Redis ({server}) on port {port}")
+            subprocess.run(
+                [
+                    server,
+                    "--port",
+                    str(port),
+                    "--bind",
+                    *binds,
+                    "--dir",
+                    str(data),
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "everysec",
+                    "--save",
+                    "",
+                    "--daemonize",
+                    "yes",
+                    "--pidfile",
+                    str(self.redis_pidfile),
+                    "--logfile",
+                    str(self.home / "redis.log"),
+                    "--protected-mode",
+                    "no",
+                ],
+                check=True,
+                capture_output=True,
+            )
+        else:
+            self.echo(f"starting Redis in a container ({REDIS_IMAGE}) on port {port}")
+            self.backend.remove_by_name(REDIS_CONTAINER)
+            self.backend.run_container(
+                ContainerConfig(
+                    image=self.env.get("FAAS_REDIS_IMAGE", REDIS_IMAGE),
+                    name=REDIS_CONTAINER,
+                    labels={keys.LABEL_MANAGED: "true", keys.LABEL_ROLE: keys.ROLE_REDIS},
+                    environment={},
+                    command=("redis-server", "--appendonly", "yes", "--save", ""),
+                    user="",
+                    memory=512 * 2**20,
+                    cpus=1.0,
+                    read_only=False,
+                    tmpfs={},
+                    cap_drop=(),
+                    security_opt=("no-new-privileges",),
+                    network=self.settings.function_network,
+                    ports={6379: [(h, port) for h in binds]},
+                )
+            )
+        if not _wait(lambda: _redis_answers(url), START_TIMEOUT):
+            raise StackError(
+                f"Redis did not answer at {url} within {START_TIMEOUT:g}s; "
+                f"see {self.home}/redis.log"
+            )
+        return url
+
+    def _start_gateway(self, redis_url: str, bridge_ip: str) -> None:
+        url = self.settings.gateway_url
+        if self._gateway_pid() is not None and _gateway_answers(url):
+            self.echo(f"gateway already running at {url}")
+            return
+        parts = urlsplit(url)
+        port = parts.port or 80
+        redis_port = urlsplit(redis_url).port or 6379
+        env = dict(self.env)
+        env.update(
+            FAAS_HOME=str(self.home),
+            FAAS_PORT=str(port),
+            FAAS_BIND=",".join(
+                [parts.hostname or "127.0.0.1"] + ([bridge_ip] if bridge_ip else [])
+            ),
+            FAAS_REDIS_URL=redis_url,
+        )
+        if bridge_ip:
+            env.setdefault("FAAS_FUNCTION_GATEWAY_URL", f"http://{bridge_ip}:{port}")
+            if self.embedded_redis:
+                env.setdefault("FAAS_FUNCTION_REDIS_URL", f"redis://{bridge_ip}:{redis_port}/0")
+        self.echo(f"starting the gateway on {url} (log: {self.gateway_log})")
+        with open(self.gateway_log, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "gateway"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.gateway_pidfile.write_text(str(process.pid))
+        if not _wait(lambda: process.poll() is None and _gateway_answers(url), START_TIMEOUT):
+            tail = self.gateway_log.read_text(errors="replace").splitlines()[-15:]
+            self._stop_gateway()
+            raise StackError(f"the gateway did not become healthy at {url}:\n" + "\n".join(tail))
+
+    # -- down -----------------------------------------------------------------------------
+
+    def down(self) -> None:
+        self._stop_gateway()
+        self._remove_orphans()
+        if self.embedded_redis:
+            self._stop_redis()
+
+    def _stop_gateway(self) -> None:
+        pid = self._gateway_pid()
+        if pid is None:
+            return
+        self.echo(f"stopping the gateway (pid {pid}); it removes its containers")
+        _terminate(pid, timeout=40.0)
+        self.gateway_pidfile.unlink(missing_ok=True)
+
+    def _remove_orphans(self) -> None:
+        """Function containers whose gateway is gone (e.g. it was killed) are removed too."""
+        try:
+            found = self.backend.list_managed({keys.LABEL_ROLE: keys.ROLE_FUNCTION})
+        except FaasError:
+            return
+        if not found:
+            return
+        alive = asyncio.run(_alive_gateways(self.settings.redis_url, found_owners(found)))
+        for container in found:
+            if container.labels.get(keys.LABEL_GATEWAY) not in alive:
+                self.backend.remove(container.id)
+
+    def _stop_redis(self) -> None:
+        if self.redis_pidfile.exists():
+            try:
+                pid = int(self.redis_pidfile.read_text().strip())
+            except ValueError:
+                pid = 0
+            if pid:
+                self.echo(f"stopping Redis (pid {pid})")
+                _terminate(pid, timeout=15.0)
+            self.redis_pidfile.unlink(missing_ok=True)
+        for container in self.backend.list_managed({keys.LABEL_ROLE: keys.ROLE_REDIS}):
+            self.echo("removing the Redis container")
+            self.backend.remove(container.id)
+
+    # -- status ---------------------------------------------------------------------------
+
+    def status(self) -> StackStatus:
+        url = self.settings.gateway_url
+        redis_ok = _redis_answers(self.settings.redis_url)
+        how = "external"
+        if self.embedded_redis:
+            pid = _read_pid(self.redis_pidfile)
+            how = f"process {pid}" if pid else "container"
+        gateway_ok = _gateway_answers(url)
+        functions = 0
+        if gateway_ok:
+            with GatewayClient(url, timeout=5) as client:
+                functions = len(client.functions())
+        return StackStatus(
+            self.settings.redis_url,
+            redis_ok,
+            how,
+            url,
+            gateway_ok,
+            self._gateway_pid(),
+            functions,
+            self.gateway_log,
+        )
+
+    def _gateway_pid(self) -> int | None:
+        return _read_pid(self.gateway_pidfile)
+
+
+def found_owners(found: list[ManagedContainer]) -> set[str]:
+    return {c.labels.get(keys.LABEL_GATEWAY, "") for c in found}
+
+
+async def _alive_gateways(redis_url: str, owners: set[str]) -> set[str]:
+    client = connect(redis_url)
+    registry = Registry(client)
+    try:
+        return {owner for owner in owners if owner and await registry.gateway_alive(owner)}
+    except FaasError:
+        return set()
+    finally:
+        await client.aclose()
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return pid
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    if not _wait(lambda: not _exists(pid), timeout):
+        os.kill(pid, signal.SIGKILL)
+        _wait(lambda: not _exists(pid), 5.0)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie child of ours still "exists": reap it if it is ours.
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def _wait(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
+
+
+def _redis_answers(url: str) -> bool:
+    async def ping() -> bool:
+        client = connect(url)
+        try:
+            await Registry(client).ping()
+            return True
+        except FaasError:
+            return False
+        finally:
+            await client.aclose()
+
+    return asyncio.run(ping())
+
+
+def _gateway_answers(url: str) -> bool:
+    try:
+        with GatewayClient(url, timeout=2) as client:
+            client.health()
+        return True
+    except FaasError:
+        return False

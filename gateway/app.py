@@ -1,0 +1,104 @@
+"""The Starlette application and its lifespan: the composition root of a gateway process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+
+from faas.catalog import Catalog
+from faas.docker_backend import DockerBackend
+from faas.errors import Unavailable
+from faas.instances import Containers
+from faas.invoker import Invoker
+from faas.registry import Registry, connect
+from faas.settings import Settings
+from gateway.errors import HANDLERS
+from gateway.routes import ROUTES
+
+log = logging.getLogger("gateway")
+
+HEARTBEAT_INTERVAL = 3.0
+HEARTBEAT_TTL = 10.0  # a gateway silent this long is dead: its containers may be reclaimed
+CATALOG_REFRESH = 2.0
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the gateway; `settings` default to the FAAS_* environment."""
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        gateway_id = secrets.token_hex(6)
+        settings.sockets.mkdir(parents=True, exist_ok=True)
+        backend = DockerBackend()
+        redis = connect(settings.redis_url)
+        registry = Registry(redis)
+        containers = Containers(backend, settings, gateway_id)
+        invoker = Invoker(containers, archive_logs=registry.archive_logs)
+        catalog = Catalog(registry)
+        await _start(registry, invoker, catalog, gateway_id)
+        invoker.start_janitor()
+        background = asyncio.create_task(_maintain(registry, catalog, invoker, gateway_id))
+        log.info("gateway %s ready", gateway_id)
+        try:
+            yield {
+                "settings": settings,
+                "registry": registry,
+                "catalog": catalog,
+                "containers": containers,
+                "invoker": invoker,
+            }
+        finally:
+            background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await background
+            await invoker.close()
+            with contextlib.suppress(Unavailable):
+                await registry.forget_gateway(gateway_id)
+            containers.close()
+            await redis.aclose()
+            backend.close()
+            log.info("gateway %s stopped; its containers are removed", gateway_id)
+
+    return Starlette(routes=ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)
+
+
+async def _start(registry: Registry, invoker: Invoker, catalog: Catalog, gateway_id: str) -> None:
+    """Announce ourselves, reclaim containers of dead gateways, load the function records.
+
+    Docker or Redis being down is not fatal: /healthz reports it and calls get 503 until
+    they are back, and the background loop retries.
+    """
+    try:
+        await registry.heartbeat(gateway_id, HEARTBEAT_TTL)
+        await invoker.reconcile(registry.gateway_alive)
+        for record in await catalog.refresh():
+            invoker.sync(record)
+    except Unavailable as exc:
+        log.warning("starting degraded: %s", exc.message)
+
+
+async def _maintain(
+    registry: Registry, catalog: Catalog, invoker: Invoker, gateway_id: str
+) -> None:
+    """Heartbeat, and pick up functions deployed or changed through other gateways."""
+    since_refresh = 0.0
+    while True:
+        await asyncio.sleep(HEARTBEAT_INTERVAL)
+        try:
+            await registry.heartbeat(gateway_id, HEARTBEAT_TTL)
+            since_refresh += HEARTBEAT_INTERVAL
+            if since_refresh >= CATALOG_REFRESH:
+                since_refresh = 0.0
+                for record in await catalog.refresh():
+                    invoker.sync(record)
+        except Unavailable as exc:
+            log.warning("%s", exc.message)
+        except Exception:
+            log.exception("gateway maintenance failed")

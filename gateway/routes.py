@@ -1,0 +1,224 @@
+"""HTTP endpoints: thin translations between requests and the `faas` core."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from faas.errors import BadRequest, FaasError, PayloadTooLarge
+from faas.instances import Containers
+from faas.invoker import CallRequest, Invoker
+from faas.manifest import check_name, parse_manifest
+from faas.registry import FunctionRecord
+from gateway.errors import error_response
+
+_STRIPPED = frozenset((b"content-length", b"connection", b"keep-alive", b"transfer-encoding"))
+
+
+class RawResponse(Response):
+    """A response whose headers are passed through as raw bytes, as the function set them."""
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status_code = status
+        self.body = body
+        self.background = None
+        self.raw_headers = headers
+        if status >= 200 and status not in (204, 304):
+            headers.append((b"content-length", str(len(body)).encode()))
+
+
+# -- function calls ---------------------------------------------------------------------------
+
+
+async def call_function(request: Request) -> Response:
+    state = request.state
+    name = check_name(request.path_params["name"])
+    call_id = str(uuid.uuid4())
+    request.state.call_id = call_id
+    record = await state.catalog.get(name)
+    body = await _read_body(request, state.settings.max_body)
+    force = request.headers.get("x-faas-force")
+    if force not in (None, "cold"):
+        raise BadRequest(f"X-Faas-Force must be 'cold', got {force!r}")
+    call = CallRequest(
+        method=request.method,
+        target=_target(request.scope["raw_path"]),
+        query=request.scope["query_string"],
+        headers=request.scope["headers"],
+        body=body,
+        force_cold=force == "cold",
+    )
+    result = await state.invoker.call(record, call, call_id)
+    headers = [(k, v) for k, v in result.headers if k.lower() not in _STRIPPED]
+    headers += [
+        (b"x-call-id", call_id.encode()),
+        (b"x-faas-start", result.start.value.encode()),
+        (b"server-timing", _server_timing(result.timings).encode()),
+    ]
+    return RawResponse(result.status, headers, result.body)
+
+
+def _target(raw_path: bytes) -> bytes:
+    """The raw path after /function/<name>, still percent-encoded, as the caller sent it."""
+    rest = raw_path[len(b"/function/") :]
+    _, slash, tail = rest.partition(b"/")
+    return slash + tail
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BadRequest(f"Content-Length must be a number, got {declared!r}")
+        if int(declared) > limit:
+            raise PayloadTooLarge(_too_large(int(declared), limit))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(_too_large(size, limit))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"request body of {size} bytes exceeds the limit of {limit} bytes (FAAS_MAX_BODY)"
+
+
+def _server_timing(timings: dict[str, float]) -> str:
+    order = ("queue", "create", "start", "ready", "handler", "total")
+    return ", ".join(f"{key};dur={timings[key]:.3f}" for key in order if key in timings)
+
+
+# -- system API -------------------------------------------------------------------------------
+
+
+async def list_functions(request: Request) -> Response:
+    records = await request.state.catalog.refresh()
+    return JSONResponse([_describe(request, record) for record in records])
+
+
+async def get_function(request: Request) -> Response:
+    name = check_name(request.path_params["name"])
+    record = await request.state.catalog.get(name)
+    return JSONResponse(_describe(request, record))
+
+
+async def register_function(request: Request) -> Response:
+    """Register or update a function from `{"manifest": {...}, "image": ..., "code_hash": ...}`."""
+    state = request.state
+    try:
+        payload = await request.json()
+    except ValueError:
+        raise BadRequest('the body must be JSON: {"manifest": {...}, "image": "..."}') from None
+    if not isinstance(payload, dict):
+        raise BadRequest("the body must be a JSON object with manifest and image")
+    spec = parse_manifest(payload.get("manifest"))
+    image = payload.get("image")
+    if not isinstance(image, str) or not image:
+        raise BadRequest(
+            "image: required, the tag of the function's image (built by `faas deploy`)"
+        )
+    containers: Containers = state.containers
+    if not await containers.run(containers.backend.image_exists, image):
+        raise BadRequest(f"image: {image!r} does not exist in Docker; build it with `faas deploy`")
+    previous = await state.registry.get(spec.name)
+    record: FunctionRecord = await state.registry.put(
+        spec, image, str(payload.get("code_hash", ""))
+    )
+    state.catalog.put(record)
+    state.invoker.sync(record)
+    return JSONResponse(_describe(request, record), 200 if previous else 201)
+
+
+async def remove_function(request: Request) -> Response:
+    state = request.state
+    name = check_name(request.path_params["name"])
+    await state.catalog.get(name)  # 404 when unknown
+    await state.registry.delete(name)
+    state.catalog.drop(name)
+    await state.invoker.forget(name)
+    return JSONResponse({"removed": name})
+
+
+async def function_logs(request: Request) -> Response:
+    """Archived lines of removed containers, then the current containers' lines."""
+    state = request.state
+    name = check_name(request.path_params["name"])
+    await state.catalog.get(name)
+    tail = _int_param(request, "tail")
+    since = _float_param(request, "since")
+    archived: list[str] = [] if since else await state.registry.archived_logs(name, tail)
+    live = await state.invoker.live_logs(name, since=since)
+    lines = archived + live
+    if tail:
+        lines = lines[-tail:]
+    return JSONResponse({"name": name, "lines": lines, "now": time.time()})
+
+
+async def healthz(request: Request) -> Response:
+    state = request.state
+    problems: dict[str, str] = {}
+
+    async def check(component: str, probe: Any) -> None:
+        try:
+            await asyncio.wait_for(probe, 3.0)
+        except (FaasError, TimeoutError) as exc:
+            problems[component] = getattr(exc, "message", "") or "no answer within 3s"
+
+    containers: Containers = state.containers
+    await asyncio.gather(
+        check("docker", containers.run(containers.backend.ping)),
+        check("redis", state.registry.ping()),
+    )
+    if problems:
+        return error_response(503, "unhealthy", "; ".join(f"{k}: {v}" for k, v in problems.items()))
+    return JSONResponse({"status": "ok", "docker": "ok", "redis": "ok"})
+
+
+def _describe(request: Request, record: FunctionRecord) -> dict[str, Any]:
+    invoker: Invoker = request.state.invoker
+    data = record.to_json()
+    data["url"] = f"{str(request.base_url).rstrip('/')}/function/{record.name}"
+    data.update(invoker.describe(record.name))
+    return data
+
+
+def _int_param(request: Request, key: str) -> int | None:
+    value = request.query_params.get(key)
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise BadRequest(f"{key} must be a whole number, got {value!r}")
+    return int(value)
+
+
+def _float_param(request: Request, key: str) -> float | None:
+    value = request.query_params.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise BadRequest(f"{key} must be a number, got {value!r}") from None
+
+
+_ALL = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+ROUTES = [
+    Route("/function/{name}", call_function, methods=_ALL),
+    Route("/function/{name}/{path:path}", call_function, methods=_ALL),
+    Route("/system/functions", list_functions, methods=["GET"]),
+    Route("/system/functions", register_function, methods=["POST", "PUT"]),
+    Route("/system/function/{name}", get_function, methods=["GET"]),
+    Route("/system/function/{name}", remove_function, methods=["DELETE"]),
+    Route("/system/logs/{name}", function_logs, methods=["GET"]),
+    Route("/healthz", healthz, methods=["GET"]),
+]
