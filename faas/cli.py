@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from faas import __version__
-from faas.client import GatewayClient
+from faas.client import GatewayClient, error_from
 from faas.errors import BadRequest, FaasError, ManifestError
 from faas.settings import Settings
 
@@ -105,8 +105,9 @@ def deploy(ctx: Context, paths: tuple[Path, ...], quiet: bool) -> None:
             try:
                 spec = load_manifest(path)
             except ManifestError as exc:
-                where = f"{path / 'faas.yaml'}" if path.is_dir() else str(path)
-                raise ManifestError(exc.field, f"{where}: {exc.message}") from None
+                if not exc.field:
+                    raise  # file-level problems already name the file
+                raise ManifestError(exc.field, f"{path / 'faas.yaml'}: {exc.message}") from None
             click.echo(f"building {spec.name} from {path}")
             built = build_function_image(
                 backend,
@@ -206,6 +207,8 @@ def invoke(
         response = client.invoke(
             name, body, method=method.upper(), path=path, headers=_headers(headers)
         )
+    if response.status_code >= 400 and "x-faas-start" not in response.headers:
+        raise error_from(response)  # the gateway's own error, not the function's answer
     if include:
         click.echo(f"HTTP {response.status_code} {response.reason_phrase}", err=True)
         for key, value in response.headers.items():

@@ -22,6 +22,7 @@ from faas.containers import SOCKET_NAME, TCP_PORT, Placement, function_container
 from faas.docker_backend import DockerBackend
 from faas.errors import (
     ConfigError,
+    FaasError,
     FunctionCrashed,
     FunctionFailed,
     FunctionInitError,
@@ -117,11 +118,7 @@ class Containers:
         state = await self.run(self.backend.state, container_id)
         if state.running:
             return FunctionCrashed(f"function {spec.name!r} dropped the connection mid-call")
-        lines = await self.run(
-            lambda: b"".join(self.backend.logs(container_id, tail=_LOG_TAIL)).decode(
-                "utf-8", "replace"
-            )
-        )
+        lines = await self._tail(container_id)
         if state.oom_killed or state.exit_code == 137:
             return OutOfMemory(
                 f"function {spec.name!r} ran out of memory (limit {spec.memory // 2**20}Mi): "
@@ -129,12 +126,23 @@ class Containers:
             )
         init = _init_error(lines)
         if init is not None:
-            return init
+            return FunctionInitError(f"function {spec.name!r} {init.message}")
         last = next((line for line in reversed(lines.splitlines()) if line.strip()), "")
         code = "gone" if not state.exists else f"exit code {state.exit_code}"
         return FunctionCrashed(f"function {spec.name!r} stopped ({code}); last log line: {last!r}")
 
     # -- internals ------------------------------------------------------------------------
+
+    async def _tail(self, container_id: str) -> str:
+        def read() -> str:
+            return b"".join(self.backend.logs(container_id, tail=_LOG_TAIL)).decode(
+                "utf-8", "replace"
+            )
+
+        try:
+            return await self.run(read)
+        except FaasError:  # already being removed: nothing left to explain it
+            return ""
 
     def _socket_dir(self, token: str) -> Path:
         path = self.settings.sockets / token
@@ -206,5 +214,5 @@ def _init_error(logs: str) -> FunctionInitError | None:
             continue
         with contextlib.suppress(ValueError, KeyError, TypeError):
             error = json.loads(line[start:])["faas_init_error"]
-            return FunctionInitError(f"{error['code']}: {error['message']}")
+            return FunctionInitError(f"failed to start: {error['code']}: {error['message']}")
     return None

@@ -112,7 +112,9 @@ class Invoker:
         removed = 0
         for container in found:
             owner = container.labels.get(keys.LABEL_GATEWAY, "")
-            if owner == self.containers.gateway_id or not owner or not await gateway_alive(owner):
+            if owner == self.containers.gateway_id:
+                continue  # ours: the pool tracks it
+            if not owner or not await gateway_alive(owner):
                 await self.containers.remove(container.id, None)
                 removed += 1
         if removed:

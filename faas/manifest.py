@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from faas.errors import BadRequest, ManifestError
+from faas.errors import FunctionNotFound, ManifestError
 from faas.units import format_duration, format_size, parse_duration, parse_size
 
 MANIFEST_FILE = "faas.yaml"
@@ -43,9 +43,9 @@ def validate_name(name: object, field_name: str = "name") -> str:
 
 
 def check_name(name: str) -> str:
-    """Validate a name that arrived in a URL or on the command line (400 if it is malformed)."""
+    """A name that arrived in a URL: a malformed one names no function (404, never 500)."""
     if len(name) > 63 or not _NAME.match(name):
-        raise BadRequest(f"{name!r} is not a valid function name ({NAME_RULE})")
+        raise FunctionNotFound(name)
     return name
 
 
@@ -104,12 +104,19 @@ def load_manifest(folder: Path) -> FunctionSpec:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ManifestError("", f"{path} is not valid YAML: {exc}") from None
+        raise ManifestError("", f"{path} is not valid YAML: {_yaml_problem(exc)}") from None
     spec = parse_manifest(data if data is not None else {})
     module = spec.handler.rsplit(".", 1)[0].replace(".", "/")
     if not (folder / f"{module}.py").is_file() and not (folder / module / "__init__.py").is_file():
         raise ManifestError("handler", f"module {module}.py not found in {folder}")
     return spec
+
+
+def _yaml_problem(exc: Exception) -> str:
+    """One line: what is wrong and where (PyYAML's own message spans several lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
 def parse_manifest(data: object) -> FunctionSpec:

@@ -1,7 +1,8 @@
 """The local stack behind `faas up`, `faas down` and `faas status`: Redis and a gateway.
 
-The embedded default: when FAAS_REDIS_URL is not set, faas runs its own Redis (the
-`redis-server` binary when present, else a container) with its data under FAAS_HOME, and starts
+The embedded default: when FAAS_REDIS_URL points at loopback (the default does) and nothing
+answers there, faas runs its own Redis (the `redis-server` binary when present, else a
+container) with its data under FAAS_HOME, and it starts
 the gateway as a background process logging to FAAS_HOME/gateway.log. Both listen on loopback
 and on the functions' network address, so functions with `network: true` reach them.
 """
@@ -74,7 +75,8 @@ class Stack:
 
     @property
     def embedded_redis(self) -> bool:
-        return not self.env.get("FAAS_REDIS_URL")
+        """faas runs Redis itself when FAAS_REDIS_URL points at this machine's loopback."""
+        return urlsplit(self.settings.redis_url).hostname in ("127.0.0.1", "localhost", "::1")
 
     # -- up -------------------------------------------------------------------------------
 
@@ -91,7 +93,7 @@ class Stack:
         if not self.embedded_redis:
             if not _redis_answers(url):
                 raise StackError(f"Redis at FAAS_REDIS_URL={url} does not answer")
-            return url
+            return url  # someone else's Redis: use it, never start or stop it
         if _redis_answers(url):
             return url
         port = urlsplit(url).port or 6379
@@ -244,7 +246,8 @@ class Stack:
         how = "external"
         if self.embedded_redis:
             pid = _read_pid(self.redis_pidfile)
-            how = f"process {pid}" if pid else "container"
+            containers = self.backend.list_managed({keys.LABEL_ROLE: keys.ROLE_REDIS})
+            how = f"process {pid}" if pid else ("container" if containers else "not running")
         gateway_ok = _gateway_answers(url)
         functions = 0
         if gateway_ok:

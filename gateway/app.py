@@ -25,7 +25,7 @@ log = logging.getLogger("gateway")
 
 HEARTBEAT_INTERVAL = 3.0
 HEARTBEAT_TTL = 10.0  # a gateway silent this long is dead: its containers may be reclaimed
-CATALOG_REFRESH = 2.0
+RECONCILE_EVERY = 2  # heartbeat rounds: a crashed gateway's containers go within ~TTL + 6 s
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -87,17 +87,17 @@ async def _start(registry: Registry, invoker: Invoker, catalog: Catalog, gateway
 async def _maintain(
     registry: Registry, catalog: Catalog, invoker: Invoker, gateway_id: str
 ) -> None:
-    """Heartbeat, and pick up functions deployed or changed through other gateways."""
-    since_refresh = 0.0
+    """Heartbeat; pick up functions changed through other gateways; reclaim orphans."""
+    rounds = 0
     while True:
         await asyncio.sleep(HEARTBEAT_INTERVAL)
+        rounds += 1
         try:
             await registry.heartbeat(gateway_id, HEARTBEAT_TTL)
-            since_refresh += HEARTBEAT_INTERVAL
-            if since_refresh >= CATALOG_REFRESH:
-                since_refresh = 0.0
-                for record in await catalog.refresh():
-                    invoker.sync(record)
+            for record in await catalog.refresh():
+                invoker.sync(record)
+            if rounds % RECONCILE_EVERY == 0:
+                await invoker.reconcile(registry.gateway_alive)
         except Unavailable as exc:
             log.warning("%s", exc.message)
         except Exception:
