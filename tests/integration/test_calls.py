@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from faas.docker_backend import DockerBackend
 from tests.conftest import FIXTURES, Gateway, wait_until
 
 ECHO = FIXTURES / "echo"
@@ -283,3 +284,25 @@ def test_a_crashed_gateways_containers_are_reclaimed_by_the_next(
 
     make_gateway()  # reclaims them once the killed one's heartbeat expires (10 s)
     wait_until(lambda: not DockerBackend().list_managed({"faas.function": "echo"}), 40, 0.5)
+
+
+def test_function_containers_are_hardened(gateway: Gateway, deploy: Deploy) -> None:
+    import docker
+
+    deploy(gateway, ECHO)
+    assert gateway.http.post("/function/echo").status_code == 200
+    (found,) = DockerBackend().list_managed({"faas.function": "echo"})
+    info = docker.from_env().api.inspect_container(found.id)
+    host = info["HostConfig"]
+    assert info["Config"]["User"] == "10001:10001"
+    assert info["Config"]["Labels"]["faas.managed"] == "true"
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"]
+    assert host["SecurityOpt"] == ["no-new-privileges"]
+    assert host["PidsLimit"] == 128
+    assert host["Memory"] == host["MemorySwap"] == 64 * 2**20
+    assert host["NanoCpus"] == 500_000_000
+    assert host["NetworkMode"] == "none"
+    assert "/tmp" in host["Tmpfs"]
+    mounts = " ".join(host.get("Binds") or [])
+    assert "docker.sock" not in mounts

@@ -151,6 +151,12 @@ def test_up_is_idempotent_and_down_leaves_nothing(
         warm = httpx.post(f"http://127.0.0.1:{port}/function/hello", content=b"world")
         assert cold.text == "Hello, world!\n"
         assert (cold.headers["x-faas-start"], warm.headers["x-faas-start"]) == ("cold", "warm")
+
+        # network: true reaches the gateway and the stack's Redis from inside its container
+        netcheck = str(REPO / "tests" / "fixtures" / "functions" / "netcheck")
+        assert faas("deploy", "-q", netcheck, env=env).returncode == 0
+        reached = httpx.post(f"http://127.0.0.1:{port}/function/netcheck", timeout=30)
+        assert reached.json() == {"gateway": 200, "redis": "+PONG"}, reached.text
     finally:
         down = faas("down", env=env)
     assert down.returncode == 0, down.stderr
