@@ -103,6 +103,11 @@ class DockerBackend:
         with _translated("read the engine version"):
             return dict(self._api.version())
 
+    def info(self) -> dict[str, Any]:
+        """`docker info`: kernel, cgroup version, runtimes, CPUs, memory."""
+        with _translated("read engine info"):
+            return dict(self._api.info())
+
     # -- images ---------------------------------------------------------------------------
 
     def image_id(self, ref: str) -> str | None:

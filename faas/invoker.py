@@ -346,6 +346,17 @@ class Invoker:
         stats = self._stats.get(name, FunctionStats())
         return {
             "containers": pool.counts() if pool else {},
+            "instances": [
+                {
+                    "container_id": i.container_id,
+                    "state": i.state.value,
+                    "address": str(i.endpoint[0].address) if i.endpoint else None,
+                    "calls": i.calls,
+                    "inflight": i.inflight,
+                    "prewarmed": i.prewarmed,
+                }
+                for i in pool or ()
+            ],
             "calls": stats.calls,
             "errors": stats.errors,
             "starts": dict(stats.starts),
