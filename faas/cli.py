@@ -86,6 +86,31 @@ def status(ctx: Context) -> None:
         sys.exit(1)
 
 
+@cli.command()
+@click.option(
+    "--functions",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder holding vote, record-vote and result [default: the repository's functions/].",
+)
+@click.pass_context
+def demo(click_ctx: click.Context, folder: Path | None) -> None:
+    """Start the stack and deploy the serverless voting app; print the URLs to open."""
+    folder = folder or Path(__file__).resolve().parent.parent / "functions"
+    paths = [folder / name for name in ("record-vote", "result", "vote")]
+    missing = [str(p) for p in paths if not (p / "faas.yaml").is_file()]
+    if missing:
+        raise BadRequest(f"--functions: no function folder at {', '.join(missing)}")
+    click_ctx.invoke(up)
+    click_ctx.invoke(deploy, paths=tuple(paths), quiet=True)
+    url = click_ctx.find_object(Context).settings.gateway_url.rstrip("/")  # type: ignore[union-attr]
+    click.echo("")
+    click.echo(f"vote:    {url}/function/vote")
+    click.echo(f"results: {url}/function/result")
+    click.echo("stop it with: faas down")
+
+
 # -- functions -----------------------------------------------------------------------------------
 
 
