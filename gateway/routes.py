@@ -180,7 +180,8 @@ async def healthz(request: Request) -> Response:
     )
     if problems:
         return error_response(503, "unhealthy", "; ".join(f"{k}: {v}" for k, v in problems.items()))
-    return JSONResponse({"status": "ok", "docker": "ok", "redis": "ok"})
+    gateway_id = containers.gateway_id
+    return JSONResponse({"status": "ok", "docker": "ok", "redis": "ok", "gateway": gateway_id})
 
 
 def _describe(request: Request, record: FunctionRecord) -> dict[str, Any]:
