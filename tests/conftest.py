@@ -31,6 +31,7 @@ from faas.settings import DEFAULT_BASE_IMAGE, Settings
 CI = os.environ.get("CI") == "true"
 FIXTURES = Path(__file__).parent / "fixtures" / "functions"
 REPO = Path(__file__).parent.parent
+STARTED_GATEWAYS: set[str] = set()  # ids of the gateways this test run started
 
 
 def need(ok: object, reason: str) -> None:
@@ -183,6 +184,8 @@ class Gateway:
             raise AssertionError(
                 f"gateway did not start:\n{self.log.read_text()[-3000:]}"
             ) from None
+        self.id = self.http.get("/healthz").json()["gateway"]
+        STARTED_GATEWAYS.add(self.id)
         return self
 
     def healthy(self) -> bool:
@@ -268,15 +271,14 @@ def deploy(
 
 @pytest.fixture(scope="session", autouse=True)
 def no_leaked_containers() -> Iterator[None]:
-    """Every container a test run creates is gone when it ends."""
+    """Every container the test run's gateways created is gone when it ends."""
+    yield
     backend = DockerBackend()
     try:
-        before = {c.id for c in backend.list_managed()}
+        found = backend.list_managed()
     except FaasError:
-        yield
         return
-    yield
-    leaked = [c for c in backend.list_managed() if c.id not in before]
+    leaked = [c for c in found if c.labels.get(keys.LABEL_GATEWAY) in STARTED_GATEWAYS]
     for container in leaked:
         backend.remove(container.id)
     assert not leaked, "containers left behind: " + ", ".join(
