@@ -271,6 +271,29 @@ class DockerBackend:
                 return
             raise
 
+    def events(self, labels: dict[str, str]) -> Iterator[tuple[str, str, dict[str, str]]]:
+        """Container lifecycle events (id, action, attributes) until the stream breaks.
+
+        The stream blocks: run it in a thread, and `close_events()` to end it.
+        """
+        selector = [keys.MANAGED_FILTER] + [f"{k}={v}" for k, v in labels.items()]
+        wanted = ["die", "oom", "destroy"]
+        with _translated("watch events"):
+            stream = self._api.events(
+                decode=True, filters={"type": "container", "label": selector, "event": wanted}
+            )
+            self._events = stream
+            for event in stream:
+                actor = event.get("Actor") or {}
+                attributes = dict(actor.get("Attributes") or {})
+                yield str(actor.get("ID", "")), str(event.get("Action", "")), attributes
+
+    def close_events(self) -> None:
+        stream = getattr(self, "_events", None)
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()
+
     def remove_by_name(self, name: str) -> None:
         self.remove(name)
 

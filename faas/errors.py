@@ -8,9 +8,13 @@ one line on stderr. Third-party errors (Docker, Redis) are translated once, wher
     ├── ConfigError            a FAAS_* setting is invalid                      (CLI / startup)
     ├── BadRequest             400  malformed name, path, header or body
     │   └── ManifestError      400  faas.yaml is invalid; names the field
-    ├── FunctionNotFound       404
+    ├── NotFound               404  no such call, dead letter, ...
+    │   └── FunctionNotFound   404
+    ├── CallNotFound           404  no call or dead letter with that id
     ├── PayloadTooLarge        413
+    ├── IdempotencyConflict    422  an Idempotency-Key reused with a different request
     ├── AtScaleLimit           429  every container busy at scale.max; has retry_after
+    │   └── QueueFull          429  the async queue is at FAAS_ASYNC_MAX_BACKLOG
     ├── FunctionFailed         502  the function, not the caller, is at fault
     │   ├── FunctionCrashed    502  the container died mid-call
     │   ├── OutOfMemory        502  killed by its memory limit
@@ -61,7 +65,14 @@ class ManifestError(BadRequest):
         self.field = field
 
 
-class FunctionNotFound(FaasError):
+class NotFound(FaasError):
+    """The thing asked for (a call, a dead letter) does not exist."""
+
+    status = 404
+    code = "not_found"
+
+
+class FunctionNotFound(NotFound):
     """No function is registered under that name."""
 
     status = 404
@@ -157,3 +168,23 @@ class StackError(FaasError):
     """The local stack (Redis and gateway) could not be started, stopped or found."""
 
     code = "stack"
+
+
+class CallNotFound(FaasError):
+    """No async call (or recent sync call) has that id, or a dead letter that id."""
+
+    status = 404
+    code = "not_found"
+
+
+class IdempotencyConflict(FaasError):
+    """An Idempotency-Key was reused with a different request."""
+
+    status = 422
+    code = "idempotency_conflict"
+
+
+class QueueFull(AtScaleLimit):
+    """The async queue holds FAAS_ASYNC_MAX_BACKLOG calls already."""
+
+    code = "queue_full"

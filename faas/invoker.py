@@ -1,9 +1,9 @@
-"""Serve calls from the warm pool: pick or start a container, call it, account for it.
+"""Serve calls from the warm pool: pick, resume or start a container, call it, account for it.
 
 Runs on one asyncio loop. Pool decisions are pure (`faas.pool`) and happen between awaits, so
 they are atomic without a lock; Docker work runs in threads around them, so different
 functions (and several containers of one function) start in parallel. A warm call touches no
-Docker API: it is a dictionary lookup and one request on a pooled connection.
+Docker API: it is a dictionary lookup and one request on a pooled keep-alive connection.
 """
 
 from __future__ import annotations
@@ -13,24 +13,38 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from faas import keys
+from faas.calls import RecentCalls
 from faas.errors import (
     AtScaleLimit,
+    FaasError,
     FunctionFailed,
+    FunctionInitError,
     FunctionTimeout,
+    Unavailable,
 )
 from faas.instances import Containers
-from faas.pool import Create, FunctionPool, Instance, Reuse, StartKind, State, Wait
+from faas.metrics import Metrics
+from faas.pool import (
+    Create,
+    FunctionPool,
+    Instance,
+    Reuse,
+    StartKind,
+    State,
+    Wait,
+    choose_victims,
+)
 from faas.registry import FunctionRecord
-from faas.transport import Channel, ConnectionLost, Response
+from faas.settings import Settings
+from faas.transport import Channel, ConnectFailed, ConnectionLost, Response
 
 log = logging.getLogger(__name__)
 
-QUEUE_TIMEOUT = 10.0  # how long a call waits for a container at scale.max before 429
-JANITOR_INTERVAL = 1.0
+INIT_BACKOFF_MAX = 30.0
 
 _HOP_BY_HOP = frozenset(
     b"connection keep-alive proxy-authenticate proxy-authorization te trailer trailers "
@@ -73,68 +87,53 @@ class Invoker:
     def __init__(
         self,
         containers: Containers,
+        settings: Settings,
         *,
+        metrics: Metrics | None = None,
         archive_logs: Callable[[str, list[str]], Awaitable[None]] | None = None,
-        queue_timeout: float = QUEUE_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.containers = containers
-        self.queue_timeout = queue_timeout
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.recent = RecentCalls(settings.recent_calls)
+        self.clock = clock
         self._archive_logs = archive_logs
-        self._clock = clock
         self._pools: dict[str, FunctionPool] = {}
         self._waiters: dict[str, deque[asyncio.Future[None]]] = {}
         self._stats: dict[str, FunctionStats] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._janitor: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
+        self.metrics.watch_pools(lambda: {n: p.counts() for n, p in self._pools.items()})
 
-    # -- lifecycle ------------------------------------------------------------------------
+    @property
+    def pools(self) -> Iterable[FunctionPool]:
+        return list(self._pools.values())
 
-    def start_janitor(self) -> None:
-        self._janitor = asyncio.create_task(self._janitor_loop(), name="faas-janitor")
+    def pool(self, name: str) -> FunctionPool | None:
+        return self._pools.get(name)
 
     async def close(self) -> None:
-        """Stop background work and remove every container this gateway started."""
-        if self._janitor is not None:
-            self._janitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._janitor
-        for pool in self._pools.values():
+        """Remove every container this gateway started."""
+        for pool in self.pools:
             for instance in pool:
-                self._discard(pool, instance)
-        await self._settle()
-
-    async def reconcile(self, gateway_alive: Callable[[str], Awaitable[bool]]) -> int:
-        """Remove function containers left behind by gateways that no longer run."""
-        found = await self.containers.run(
-            self.containers.backend.list_managed, {keys.LABEL_ROLE: keys.ROLE_FUNCTION}
-        )
-        removed = 0
-        for container in found:
-            owner = container.labels.get(keys.LABEL_GATEWAY, "")
-            if owner == self.containers.gateway_id:
-                continue  # ours: the pool tracks it
-            if not owner or not await gateway_alive(owner):
-                await self.containers.remove(container.id, None)
-                removed += 1
-        if removed:
-            log.info("removed %d function containers left by stopped gateways", removed)
-        return removed
+                self.discard(pool, instance)
+        await self.settle()
 
     # -- registration ---------------------------------------------------------------------
 
-    def sync(self, record: FunctionRecord) -> None:
+    def sync(self, record: FunctionRecord) -> FunctionPool:
         """Apply a (re)deploy: later calls use the new image and config; old containers drain."""
         pool = self._pools.get(record.name)
         if pool is None:
-            self._pools[record.name] = FunctionPool(record.spec, record.image)
+            pool = self._pools[record.name] = FunctionPool(record.spec, record.image)
             self._waiters[record.name] = deque()
             self._stats[record.name] = FunctionStats()
-            return
+            return pool
         for instance in pool.update(record.spec, record.image):
             if instance.inflight == 0:
-                self._discard(pool, instance)
+                self.discard(pool, instance)
         self._wake(record.name)
+        return pool
 
     async def forget(self, name: str) -> None:
         """A removed function: remove its containers now."""
@@ -145,63 +144,143 @@ class Invoker:
                 waiter.cancel()
         if pool is not None:
             for instance in pool:
-                self._discard(pool, instance)
-        await self._settle()
+                self.discard(pool, instance)
+        await self.settle()
 
     # -- calls ----------------------------------------------------------------------------
 
     async def call(self, record: FunctionRecord, request: CallRequest, call_id: str) -> CallResult:
         pool = self._pools.get(record.name)
         if pool is None or pool.image != record.image or pool.spec != record.spec:
-            self.sync(record)
-            pool = self._pools[record.name]
+            pool = self.sync(record)
         stats = self._stats[record.name]
         stats.calls += 1
-        t0 = self._clock()
+        started_at = time.time()
+        t0 = self.clock()
         timings: dict[str, float] = {}
+        kinds: list[StartKind] = []  # how each attempt was served (a retry replaces a dead one)
+        status = 0
+        error: FaasError | None = None
         try:
-            instance, kind = await self._acquire(pool, request.force_cold, timings)
-            stats.starts[kind.value] += 1
-            try:
-                response = await self._send(pool, instance, request, call_id)
-            finally:
-                self._release(pool, instance)
-        except BaseException:
-            stats.errors += 1
+            response = await self._serve(pool, request, call_id, timings, kinds)
+            status = response.status
+            handler_ms = _pop_header(response.headers, _HANDLER_MS)
+            if handler_ms is not None:
+                timings["handler"] = handler_ms
+        except FaasError as exc:
+            error, status = exc, exc.status
             raise
-        handler_ms = _pop_header(response.headers, _HANDLER_MS)
-        if handler_ms is not None:
-            timings["handler"] = handler_ms
-        timings["total"] = (self._clock() - t0) * 1e3
-        if response.status >= 500:
-            stats.errors += 1
+        finally:
+            total = self.clock() - t0
+            timings["total"] = total * 1e3
+            kind = kinds[-1] if kinds else None
+            if kind is not None:
+                stats.starts[kind.value] += 1
+            if status >= 500 or error is not None:
+                stats.errors += 1
+            self._account(record.name, call_id, kind, status, timings, error, started_at, total)
+        assert kind is not None
         return CallResult(response.status, response.headers, response.body, kind, timings)
 
+    async def _serve(
+        self,
+        pool: FunctionPool,
+        request: CallRequest,
+        call_id: str,
+        timings: dict[str, float],
+        kinds: list[StartKind],
+    ) -> Response:
+        """Acquire a container and send the call; a dead idle container is replaced unseen."""
+        for attempt in range(3):
+            instance, kind = await self._acquire(pool, request.force_cold, timings, kinds)
+            kinds.append(kind)
+            try:
+                return await self._send(pool, instance, request, call_id)
+            except ConnectFailed:
+                # Never delivered: the container died while idle. Replace it, unless it was
+                # just started for this very call (then the start itself is what failed).
+                self.discard(pool, instance)
+                if kind is StartKind.COLD or attempt == 2:
+                    raise
+                log.info("%s: container %s was gone; using another", pool.spec.name, instance.seq)
+            finally:
+                self._release(pool, instance)
+        raise AssertionError("unreachable")
+
+    def _account(
+        self,
+        name: str,
+        call_id: str,
+        kind: StartKind | None,
+        status: int,
+        timings: dict[str, float],
+        error: FaasError | None,
+        started_at: float,
+        total: float,
+    ) -> None:
+        self.metrics.calls.labels(name, str(status)).inc()
+        if kind is not None:
+            self.metrics.duration.labels(name, kind.value).observe(total)
+            self.metrics.starts.labels(name, kind.value).inc()
+        if "queue" in timings:
+            self.metrics.queue_wait.labels(name).observe(timings["queue"] / 1e3)
+        self.recent.add(
+            call_id,
+            {
+                "call_id": call_id,
+                "function": name,
+                "mode": "sync",
+                "status": "failed" if error is not None or status >= 500 else "succeeded",
+                "http_status": status,
+                "start": kind.value if kind else None,
+                "timings": dict(timings),
+                "error": {"code": error.code, "message": error.message} if error else None,
+                "created_at": started_at,
+                "finished_at": started_at + total,
+                "attempts": 1,
+            },
+        )
+
     async def _acquire(
-        self, pool: FunctionPool, force_cold: bool, timings: dict[str, float]
+        self,
+        pool: FunctionPool,
+        force_cold: bool,
+        timings: dict[str, float],
+        kinds: list[StartKind],
     ) -> tuple[Instance, StartKind]:
         name = pool.spec.name
-        waited = 0.0
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.queue_timeout
+        deadline = loop.time() + self.settings.queue_timeout
+        waited = 0.0
         while True:
             decision = pool.decide(force_cold=force_cold)
             if isinstance(decision, Reuse):
-                pool.acquire(decision.instance)
+                instance = decision.instance
+                pool.acquire(instance)
                 if waited:
                     timings["queue"] = waited * 1e3
-                return decision.instance, decision.kind
+                if decision.kind is StartKind.PAUSED and not await self._resume(
+                    pool, instance, timings
+                ):
+                    continue  # it died while paused: decide again
+                return instance, decision.kind
             if isinstance(decision, Create):
                 if waited:
                     timings["queue"] = waited * 1e3
-                return await self._cold_start(pool, timings), StartKind.COLD
+                self._check_backoff(pool)
+                self._make_room(pool)
+                kinds.append(StartKind.COLD)  # attributed even if the start fails
+                instance = await self.start_instance(pool, timings)
+                kinds.pop()
+                return instance, StartKind.COLD
             assert isinstance(decision, Wait)
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise AtScaleLimit(
                     f"function {name!r} is at its scale limit ({pool.spec.scale.max} containers, "
-                    f"all busy) and none freed up within {self.queue_timeout:g}s: "
-                    "raise scale.max or concurrency in its faas.yaml, or retry later",
+                    f"all busy) and none freed up within {self.settings.queue_timeout:g}s "
+                    "(FAAS_QUEUE_TIMEOUT): raise scale.max or concurrency in its faas.yaml, "
+                    "or retry later",
                     retry_after=1.0,
                 )
             waiter: asyncio.Future[None] = loop.create_future()
@@ -216,16 +295,47 @@ class Invoker:
                 with contextlib.suppress(ValueError):
                     self._waiters[name].remove(waiter)
 
-    async def _cold_start(
+    def _check_backoff(self, pool: FunctionPool) -> None:
+        """A function that just failed to start is not started again at every request."""
+        left = pool.backing_off(self.clock())
+        if left and pool.last_init_error is not None:
+            raise FunctionInitError(
+                f"{pool.last_init_error} (not retried for another {left:.1f}s; "
+                "fix the function and deploy it again)"
+            )
+
+    def _make_room(self, pool: FunctionPool) -> None:
+        """Keep the sum of memory limits within FAAS_MEMORY_BUDGET, evicting idle LRU containers."""
+        victims = choose_victims(self.pools, pool.spec.memory, self.settings.memory_budget)
+        if victims is None:
+            raise Unavailable(
+                f"no room for another {pool.spec.memory // 2**20}Mi container of "
+                f"{pool.spec.name!r}: every container within FAAS_MEMORY_BUDGET "
+                f"({self.settings.memory_budget // 2**20}Mi) is busy; retry later or raise it"
+            )
+        for victim in victims:
+            owner = self._pools.get(victim.function)
+            if owner is not None:
+                log.info("evicting an idle %s container to make room", victim.function)
+                self.discard(owner, victim)
+
+    async def start_instance(
         self, pool: FunctionPool, timings: dict[str, float], *, prewarm: bool = False
     ) -> Instance:
-        instance = pool.reserve(self._clock(), prewarmed=prewarm)
+        """Start a container; it is acquired for the caller unless it is a pre-start."""
+        instance = pool.reserve(self.clock(), prewarmed=prewarm)
         try:
             started = await self.containers.start(pool.spec, instance.image)
+        except FunctionInitError as exc:
+            pool.discard(instance)
+            pool.init_failed(self.clock(), exc, self.settings.init_backoff, INIT_BACKOFF_MAX)
+            self._wake(pool.spec.name)
+            raise
         except BaseException:
             pool.discard(instance)
             self._wake(pool.spec.name)
             raise
+        pool.init_ok()
         instance.container_id = started.container_id
         instance.endpoint = (Channel(started.address), started.socket_dir)
         timings.update(create=started.create_ms, start=started.start_ms, ready=started.ready_ms)
@@ -233,10 +343,50 @@ class Invoker:
             await self.containers.remove(started.container_id, started.socket_dir)
             raise FunctionFailed(f"function {pool.spec.name!r} was removed while starting")
         if instance.state is State.CREATING:
-            pool.ready(instance, self._clock())
+            pool.ready(instance, self.clock())
         if not prewarm:
             pool.acquire(instance)
         return instance
+
+    async def _resume(
+        self, pool: FunctionPool, instance: Instance, timings: dict[str, float]
+    ) -> bool:
+        """Unpause a container picked for this call; False if it turned out to be dead."""
+        t0 = time.perf_counter()
+        if instance.transition is not None:
+            await asyncio.shield(instance.transition)  # its pause is still under way
+        assert instance.container_id is not None
+        try:
+            await self.containers.run(self.containers.backend.unpause, instance.container_id)
+        except FaasError as exc:
+            if isinstance(exc, Unavailable):
+                self._release(pool, instance)
+                raise
+            log.info(
+                "%s: a paused container could not resume (%s); replacing it", pool.spec.name, exc
+            )
+            self._release(pool, instance)
+            self.discard(pool, instance)
+            return False
+        timings["start"] = (time.perf_counter() - t0) * 1e3
+        return True
+
+    async def pause(self, pool: FunctionPool, instance: Instance) -> None:
+        """Freeze an idle container (cgroup freezer); the next call that picks it resumes it."""
+        if instance.state is not State.READY or instance.inflight or instance.container_id is None:
+            return
+        pool.pause(instance)
+        task = asyncio.ensure_future(
+            self.containers.run(self.containers.backend.pause, instance.container_id)
+        )
+        instance.transition = task
+        try:
+            await task
+        except FaasError as exc:
+            log.info("%s: could not pause a container (%s); removing it", pool.spec.name, exc)
+            self.discard(pool, instance)
+        finally:
+            instance.transition = None
 
     async def _send(
         self, pool: FunctionPool, instance: Instance, request: CallRequest, call_id: str
@@ -248,23 +398,25 @@ class Invoker:
             async with asyncio.timeout(spec.timeout):
                 return await channel.request(payload)
         except TimeoutError:
-            self._discard(pool, instance)
+            self.discard(pool, instance)
             raise FunctionTimeout(
                 f"function {spec.name!r} did not answer within {spec.timeout:g}s; its container "
                 "was removed: raise `timeout` in its faas.yaml if the work needs longer"
             ) from None
+        except ConnectFailed:
+            raise
         except ConnectionLost:
             assert instance.container_id is not None
             error = await self.containers.diagnose(spec, instance.container_id)
-            self._discard(pool, instance)
+            self.discard(pool, instance)
             raise error from None
 
     def _release(self, pool: FunctionPool, instance: Instance) -> None:
         if instance.state is State.DEAD:
             return
-        pool.release(instance, self._clock())
+        pool.release(instance, self.clock())
         if instance.state is State.DRAINING and instance.inflight == 0:
-            self._discard(pool, instance)
+            self.discard(pool, instance)
         self._wake(pool.spec.name)
 
     def _wake(self, name: str) -> None:
@@ -274,65 +426,48 @@ class Invoker:
                 waiter.set_result(None)
                 return
 
-    def _discard(self, pool: FunctionPool, instance: Instance) -> None:
+    # -- removal --------------------------------------------------------------------------
+
+    def discard(self, pool: FunctionPool, instance: Instance) -> None:
         """Take an instance out of service at once; remove its container in the background."""
         if instance.state is State.DEAD and instance not in pool.instances:
             return
         pool.discard(instance)
         self._wake(pool.spec.name)
+        socket_dir = None
         if instance.endpoint is not None:
             channel, socket_dir = instance.endpoint
             channel.close()
-        else:
-            socket_dir = None
         if instance.container_id is not None:
-            self._spawn(self._remove(pool.spec.name, instance.container_id, socket_dir))
+            self.spawn(self._remove(pool.spec.name, instance.container_id, socket_dir))
 
-    async def _remove(self, name: str, container_id: str, socket_dir: object) -> None:
+    async def _remove(self, name: str, container_id: str, socket_dir: Any) -> None:
         try:
             if self._archive_logs is not None:
                 with contextlib.suppress(Exception):
                     await self._archive_logs(name, await self.containers.logs(container_id))
-            await self.containers.remove(container_id, socket_dir)  # type: ignore[arg-type]
+            await self.containers.remove(container_id, socket_dir)
         except Exception:  # the reconcile at next start removes it; keep serving meanwhile
             log.exception("could not remove container %s of %s", container_id[:12], name)
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+    def spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Future[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _settle(self) -> None:
+    async def settle(self) -> None:
+        """Wait for background removals and starts to finish."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    # -- background policy ----------------------------------------------------------------
-
-    async def _janitor_loop(self) -> None:
-        while True:
-            await asyncio.sleep(JANITOR_INTERVAL)
-            try:
-                self.tick()
-            except Exception:
-                log.exception("pool maintenance failed")
-
-    def tick(self) -> None:
-        """Apply keep-alive expiry, finish drains and keep scale.min containers ready."""
-        now = self._clock()
-        for pool in list(self._pools.values()):
-            for instance in pool.expired(now) + pool.drained():
-                self._discard(pool, instance)
-            for _ in range(pool.deficit()):
-                self._spawn(self._prewarm(pool))
-
-    async def _prewarm(self, pool: FunctionPool) -> None:
-        try:
-            await self._cold_start(pool, {}, prewarm=True)
-        except Exception as exc:
-            log.warning("could not pre-start a container for %s: %s", pool.spec.name, exc)
-        self._wake(pool.spec.name)
-
     # -- introspection --------------------------------------------------------------------
+
+    def instance_by_container(self, container_id: str) -> tuple[FunctionPool, Instance] | None:
+        for pool in self.pools:
+            for instance in pool.instances:
+                if instance.container_id == container_id:
+                    return pool, instance
+        return None
 
     async def live_logs(self, name: str, since: float | None = None) -> list[str]:
         """Log lines of the function's current containers, in time order."""

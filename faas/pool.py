@@ -8,7 +8,7 @@ keep-alive, scale limits, minimum instances) testable in microseconds with a fak
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -51,11 +51,17 @@ class Instance:
     last_used: float = 0.0
     container_id: str | None = None
     endpoint: Any = None  # the invoker's handle (transport channel); opaque here
+    transition: Any = None  # the invoker's pending pause, awaited before a resume; opaque here
     seq: int = field(default_factory=lambda: next(_ids))
 
     @property
     def live(self) -> bool:
-        return self.state in (State.CREATING, State.READY, State.BUSY)
+        """Counted against scale.max and the memory budget."""
+        return self.state in (State.CREATING, State.READY, State.BUSY, State.PAUSED)
+
+    @property
+    def idle(self) -> bool:
+        return self.state in (State.READY, State.PAUSED) and self.inflight == 0
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,9 @@ class FunctionPool:
         self.spec = spec
         self.image = image
         self.instances: list[Instance] = []
+        self.init_failures = 0
+        self.backoff_until = 0.0
+        self.last_init_error: Exception | None = None
 
     def update(self, spec: FunctionSpec, image: str) -> list[Instance]:
         """A redeploy: new calls go to the new image/config; returns instances to drain."""
@@ -94,6 +103,7 @@ class FunctionPool:
         stale = [i for i in self.instances if i.live]
         for instance in stale:
             instance.state = State.DRAINING
+        self.init_ok()  # new code: a broken version's back-off does not carry over
         return stale
 
     def decide(self, *, force_cold: bool = False) -> Decision:
@@ -106,6 +116,9 @@ class FunctionPool:
                     StartKind.PREWARM if chosen.prewarmed and chosen.calls == 0 else StartKind.WARM
                 )
                 return Reuse(chosen, kind)
+            paused = [i for i in self.instances if i.state is State.PAUSED]
+            if paused:
+                return Reuse(max(paused, key=lambda i: (i.last_used, i.seq)), StartKind.PAUSED)
         if self.live_count() < self.spec.scale.max:
             return Create()
         return Wait()
@@ -126,6 +139,8 @@ class FunctionPool:
     def acquire(self, instance: Instance) -> None:
         instance.inflight += 1
         instance.calls += 1
+        if instance.state is State.PAUSED:
+            instance.state = State.READY  # resumed by the caller that picked it
         if instance.state is State.READY and instance.inflight >= self.spec.concurrency:
             instance.state = State.BUSY
 
@@ -142,13 +157,45 @@ class FunctionPool:
 
     def expired(self, now: float) -> list[Instance]:
         """Idle containers past keep_alive, oldest first, never going below scale.min."""
-        idle = sorted(
-            (i for i in self.instances if i.state is State.READY and i.inflight == 0),
-            key=lambda i: i.last_used,
-        )
+        idle = sorted((i for i in self.instances if i.idle), key=lambda i: i.last_used)
         spare = self.live_count() - self.spec.scale.min
         due = [i for i in idle if now - i.last_used >= self.spec.keep_alive]
         return due[: max(spare, 0)]
+
+    def to_pause(self, now: float, grace: float) -> list[Instance]:
+        """Running idle containers unused for `grace` seconds (0 turns pausing off)."""
+        if grace <= 0:
+            return []
+        return [
+            i
+            for i in self.instances
+            if i.state is State.READY and i.inflight == 0 and now - i.last_used >= grace
+        ]
+
+    def pause(self, instance: Instance) -> None:
+        instance.state = State.PAUSED
+
+    # -- init failures: a broken function must not start a container per request --------------
+
+    def init_failed(self, now: float, error: Exception, base: float, cap: float) -> float:
+        """Record a failed start; returns the back-off (doubling from `base` up to `cap`)."""
+        self.init_failures += 1
+        delay: float = min(base * 2.0 ** (self.init_failures - 1), cap)
+        self.backoff_until = now + delay
+        self.last_init_error = error
+        return delay
+
+    def init_ok(self) -> None:
+        self.init_failures = 0
+        self.backoff_until = 0.0
+        self.last_init_error = None
+
+    def backing_off(self, now: float) -> float:
+        """Seconds left in the back-off after a failed start (0 when none)."""
+        return max(self.backoff_until - now, 0.0) if self.last_init_error else 0.0
+
+    def memory_in_use(self) -> int:
+        return self.live_count() * self.spec.memory
 
     def drained(self) -> list[Instance]:
         """Draining containers whose calls have finished."""
@@ -167,3 +214,30 @@ class FunctionPool:
 
     def __iter__(self) -> Iterator[Instance]:
         return iter(list(self.instances))
+
+
+def choose_victims(
+    pools: Iterable[FunctionPool], needed: int, budget: int
+) -> list[Instance] | None:
+    """Idle containers to evict, least recently used first, so `needed` bytes fit the budget.
+
+    Containers above their function's scale.min go first. Returns [] when it already fits and
+    None when even evicting every idle container would not make room.
+    """
+    pools = list(pools)
+    in_use = sum(pool.memory_in_use() for pool in pools)
+    if in_use + needed <= budget:
+        return []
+    spare: list[tuple[bool, float, int, Instance, FunctionPool]] = []
+    for pool in pools:
+        idle = sorted((i for i in pool.instances if i.idle), key=lambda i: i.last_used)
+        above_min = pool.live_count() - pool.spec.scale.min
+        for rank, instance in enumerate(idle):
+            spare.append((rank >= above_min, instance.last_used, instance.seq, instance, pool))
+    victims: list[Instance] = []
+    for _, _, _, instance, pool in sorted(spare, key=lambda s: s[:3]):
+        if in_use + needed <= budget:
+            break
+        victims.append(instance)
+        in_use -= pool.spec.memory
+    return victims if in_use + needed <= budget else None

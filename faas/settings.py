@@ -29,6 +29,14 @@ def _default_home() -> Path:
     return Path(state) / "faas"
 
 
+def _host_memory() -> int:
+    """Total RAM in bytes (the memory budget's default is half of it)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 8 * 2**30
+
+
 # Builds honour the host's CA bundle (corporate TLS proxies): the first of these that is set.
 CA_BUNDLE_VARS = ("FAAS_BUILD_CA_BUNDLE", "PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
 
@@ -54,6 +62,31 @@ class Settings:
     function_redis_url: str = field(default="", metadata={"env": "FAAS_FUNCTION_REDIS_URL"})
     build_ca_bundle: str = field(default="", metadata={"env": "FAAS_BUILD_CA_BUNDLE"})
     log_level: str = field(default="info", metadata={"env": "FAAS_LOG_LEVEL"})
+    # The pool (see faas.pool and faas.invoker).
+    queue_timeout: float = field(default=10.0, metadata={"env": "FAAS_QUEUE_TIMEOUT"})
+    pause_after: float = field(default=30.0, metadata={"env": "FAAS_PAUSE_AFTER"})
+    memory_budget: int = field(
+        default_factory=lambda: _host_memory() // 2, metadata={"env": "FAAS_MEMORY_BUDGET"}
+    )
+    init_backoff: float = field(default=1.0, metadata={"env": "FAAS_INIT_BACKOFF"})
+    recent_calls: int = field(default=10_000, metadata={"env": "FAAS_RECENT_CALLS"})
+    # Async calls, triggers and callbacks (see faas.queue).
+    async_workers: int = field(default=64, metadata={"env": "FAAS_ASYNC_WORKERS"})
+    async_per_function: int = field(default=0, metadata={"env": "FAAS_ASYNC_PER_FUNCTION"})
+    async_max_attempts: int = field(default=3, metadata={"env": "FAAS_ASYNC_MAX_ATTEMPTS"})
+    async_max_age: float = field(default=6 * 3600.0, metadata={"env": "FAAS_ASYNC_MAX_AGE"})
+    async_retry_base: float = field(default=1.0, metadata={"env": "FAAS_ASYNC_RETRY_BASE"})
+    async_retry_max: float = field(default=300.0, metadata={"env": "FAAS_ASYNC_RETRY_MAX"})
+    async_visibility_timeout: float = field(
+        default=30.0, metadata={"env": "FAAS_ASYNC_VISIBILITY_TIMEOUT"}
+    )
+    async_result_ttl: float = field(default=24 * 3600.0, metadata={"env": "FAAS_ASYNC_RESULT_TTL"})
+    async_max_backlog: int = field(default=1_000_000, metadata={"env": "FAAS_ASYNC_MAX_BACKLOG"})
+    async_shutdown_grace: float = field(default=10.0, metadata={"env": "FAAS_ASYNC_SHUTDOWN_GRACE"})
+    callback_allow_private: bool = field(
+        default=False, metadata={"env": "FAAS_CALLBACK_ALLOW_PRIVATE"}
+    )
+    callback_max_attempts: int = field(default=5, metadata={"env": "FAAS_CALLBACK_MAX_ATTEMPTS"})
 
     def __post_init__(self) -> None:
         if self.transport not in ("unix", "tcp"):
@@ -62,6 +95,12 @@ class Settings:
             raise ConfigError(f"FAAS_PORT must be a TCP port (1-65535), got {self.port}")
         if self.ready_timeout <= 0:
             raise ConfigError("FAAS_READY_TIMEOUT must be positive")
+        if self.async_max_attempts < 1:
+            raise ConfigError("FAAS_ASYNC_MAX_ATTEMPTS must be at least 1")
+        if self.async_visibility_timeout < 1:
+            raise ConfigError("FAAS_ASYNC_VISIBILITY_TIMEOUT must be at least 1s")
+        if self.async_workers < 0 or self.async_per_function < 0:
+            raise ConfigError("FAAS_ASYNC_WORKERS and FAAS_ASYNC_PER_FUNCTION must not be negative")
 
     @property
     def sockets(self) -> Path:
@@ -79,6 +118,23 @@ class Settings:
             "socket_dir": lambda v: Path(v).expanduser() if v else None,
             "max_body": parse_size,
             "ready_timeout": parse_duration,
+            "queue_timeout": parse_duration,
+            "pause_after": parse_duration,
+            "memory_budget": parse_size,
+            "init_backoff": parse_duration,
+            "recent_calls": int,
+            "async_workers": int,
+            "async_per_function": int,
+            "async_max_attempts": int,
+            "async_max_age": parse_duration,
+            "async_retry_base": parse_duration,
+            "async_retry_max": parse_duration,
+            "async_visibility_timeout": parse_duration,
+            "async_result_ttl": parse_duration,
+            "async_max_backlog": int,
+            "async_shutdown_grace": parse_duration,
+            "callback_allow_private": _boolean,
+            "callback_max_attempts": int,
         }
         values: dict[str, Any] = {}
         for f in fields(cls):
@@ -93,3 +149,12 @@ class Settings:
         if "build_ca_bundle" not in values:
             values["build_ca_bundle"] = next((env[v] for v in CA_BUNDLE_VARS if env.get(v)), "")
         return cls(**values)
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")

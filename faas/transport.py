@@ -43,6 +43,10 @@ class ConnectionLost(FunctionCrashed):
     """The runtime closed the connection or reset it before answering."""
 
 
+class ConnectFailed(ConnectionLost):
+    """Nothing accepted the connection: the request was never delivered (safe to retry)."""
+
+
 class _Connection:
     __slots__ = ("reader", "writer")
 
@@ -98,6 +102,9 @@ class Channel:
         """
         while self._idle:
             conn = self._idle.pop()
+            if conn.reader.at_eof():  # the runtime closed it (or died) while it sat idle
+                conn.close()
+                continue
             try:
                 response = await conn.exchange(request)
             except (ConnectionError, asyncio.IncompleteReadError, OSError):
@@ -111,9 +118,7 @@ class Channel:
         try:
             conn = _Connection(*await open_connection(self.address))
         except OSError as exc:
-            raise ConnectionLost(
-                f"cannot connect to the function at {self.address}: {exc}"
-            ) from exc
+            raise ConnectFailed(f"cannot connect to the function at {self.address}: {exc}") from exc
         try:
             response = await conn.exchange(request)
         except (ConnectionError, asyncio.IncompleteReadError, OSError) as exc:

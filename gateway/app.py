@@ -16,6 +16,7 @@ from faas.docker_backend import DockerBackend
 from faas.errors import Unavailable
 from faas.instances import Containers
 from faas.invoker import Invoker
+from faas.maintenance import Maintenance
 from faas.registry import Registry, connect
 from faas.settings import Settings
 from gateway.errors import HANDLERS
@@ -40,11 +41,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         redis = connect(settings.redis_url)
         registry = Registry(redis)
         containers = Containers(backend, settings, gateway_id)
-        invoker = Invoker(containers, archive_logs=registry.archive_logs)
+        invoker = Invoker(containers, settings, archive_logs=registry.archive_logs)
+        maintenance = Maintenance(invoker)
         catalog = Catalog(registry)
-        await _start(registry, invoker, catalog, gateway_id)
-        invoker.start_janitor()
-        background = asyncio.create_task(_maintain(registry, catalog, invoker, gateway_id))
+        await _start(registry, invoker, maintenance, catalog, gateway_id)
+        maintenance.start()
+        background = asyncio.create_task(
+            _maintain(registry, catalog, invoker, maintenance, gateway_id)
+        )
         log.info("gateway %s ready", gateway_id)
         try:
             yield {
@@ -53,11 +57,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 "catalog": catalog,
                 "containers": containers,
                 "invoker": invoker,
+                "maintenance": maintenance,
+                "metrics": invoker.metrics,
+                "recent_calls": invoker.recent,
             }
         finally:
             background.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await background
+            await maintenance.stop()
             await invoker.close()
             with contextlib.suppress(Unavailable):
                 await registry.forget_gateway(gateway_id)
@@ -69,7 +77,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     return Starlette(routes=ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)
 
 
-async def _start(registry: Registry, invoker: Invoker, catalog: Catalog, gateway_id: str) -> None:
+async def _start(
+    registry: Registry,
+    invoker: Invoker,
+    maintenance: Maintenance,
+    catalog: Catalog,
+    gateway_id: str,
+) -> None:
     """Announce ourselves, reclaim containers of dead gateways, load the function records.
 
     Docker or Redis being down is not fatal: /healthz reports it and calls get 503 until
@@ -77,7 +91,7 @@ async def _start(registry: Registry, invoker: Invoker, catalog: Catalog, gateway
     """
     try:
         await registry.heartbeat(gateway_id, HEARTBEAT_TTL)
-        await invoker.reconcile(registry.gateway_alive)
+        await maintenance.reconcile(registry.gateway_alive)
         for record in await catalog.refresh():
             invoker.sync(record)
     except Unavailable as exc:
@@ -85,7 +99,11 @@ async def _start(registry: Registry, invoker: Invoker, catalog: Catalog, gateway
 
 
 async def _maintain(
-    registry: Registry, catalog: Catalog, invoker: Invoker, gateway_id: str
+    registry: Registry,
+    catalog: Catalog,
+    invoker: Invoker,
+    maintenance: Maintenance,
+    gateway_id: str,
 ) -> None:
     """Heartbeat; pick up functions changed through other gateways; reclaim orphans."""
     rounds = 0
@@ -97,7 +115,7 @@ async def _maintain(
             for record in await catalog.refresh():
                 invoker.sync(record)
             if rounds % RECONCILE_EVERY == 0:
-                await invoker.reconcile(registry.gateway_alive)
+                await maintenance.reconcile(registry.gateway_alive)
         except Unavailable as exc:
             log.warning("%s", exc.message)
         except Exception:

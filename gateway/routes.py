@@ -11,10 +11,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from faas.errors import BadRequest, FaasError, PayloadTooLarge
+from faas.errors import BadRequest, FaasError, NotFound, PayloadTooLarge
 from faas.instances import Containers
 from faas.invoker import CallRequest, Invoker
 from faas.manifest import check_name, parse_manifest
+from faas.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from faas.registry import FunctionRecord
 from gateway.errors import error_response
 
@@ -148,6 +149,48 @@ async def remove_function(request: Request) -> Response:
     return JSONResponse({"removed": name})
 
 
+async def pool_control(request: Request) -> Response:
+    """Drive the pool by hand: `{"action": "drain" | "pause" | "prestart", "count": n}`.
+
+    Benchmarks use it to set up each start kind; it also helps before a demo (pre-start).
+    """
+    state = request.state
+    name = check_name(request.path_params["name"])
+    record = await state.catalog.get(name)
+    try:
+        payload = await request.json()
+    except ValueError:
+        raise BadRequest('the body must be JSON like {"action": "prestart", "count": 1}') from None
+    action = payload.get("action") if isinstance(payload, dict) else None
+    pool = state.invoker.pool(name) or state.invoker.sync(record)
+    maintenance = state.maintenance
+    if action == "drain":
+        return JSONResponse({"removed": await maintenance.drain(pool)})
+    if action == "pause":
+        return JSONResponse({"paused": await maintenance.pause_idle(pool)})
+    if action == "prestart":
+        count = payload.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100:
+            raise BadRequest(f"count must be a whole number from 1 to 100, got {count!r}")
+        return JSONResponse({"ready": await maintenance.prestart(pool, count)})
+    raise BadRequest(f"action must be drain, pause or prestart, got {action!r}")
+
+
+async def get_call(request: Request) -> Response:
+    call_id = request.path_params["call_id"]
+    record = request.state.recent_calls.get(call_id)
+    if record is None:
+        raise NotFound(
+            f"no call {call_id!r} is known (sync calls are kept for the last "
+            "FAAS_RECENT_CALLS calls of this gateway)"
+        )
+    return JSONResponse(record)
+
+
+async def metrics(request: Request) -> Response:
+    return Response(request.state.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+
 async def function_logs(request: Request) -> Response:
     """Archived lines of removed containers, then the current containers' lines."""
     state = request.state
@@ -220,6 +263,9 @@ ROUTES = [
     Route("/system/functions", register_function, methods=["POST", "PUT"]),
     Route("/system/function/{name}", get_function, methods=["GET"]),
     Route("/system/function/{name}", remove_function, methods=["DELETE"]),
+    Route("/system/function/{name}/pool", pool_control, methods=["POST"]),
+    Route("/system/calls/{call_id}", get_call, methods=["GET"]),
     Route("/system/logs/{name}", function_logs, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
 ]

@@ -1,0 +1,186 @@
+"""Background pool policy for one gateway: what happens between calls.
+
+Once a second it removes containers idle past keep_alive, pauses those idle past
+FAAS_PAUSE_AFTER, finishes drains and keeps scale.min containers ready. A thread follows
+Docker's event stream, so a container that dies while idle is taken out of the pool before a
+call can pick it; when that stream breaks (Docker down) it reconnects, and on reconnection
+every container is checked again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+
+from faas import keys
+from faas.errors import FaasError
+from faas.invoker import Invoker
+from faas.pool import FunctionPool
+
+log = logging.getLogger(__name__)
+
+TICK = 1.0
+EVENTS_RETRY = 1.0
+
+
+class Maintenance:
+    def __init__(self, invoker: Invoker) -> None:
+        self.invoker = invoker
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tick_task: asyncio.Task[None] | None = None
+        self._watcher: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.docker_connected = True
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._tick_task = asyncio.create_task(self._ticks(), name="faas-maintenance")
+        self._watcher = threading.Thread(target=self._watch_events, name="faas-events", daemon=True)
+        self._watcher.start()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self.invoker.containers.backend.close_events()
+        if self._tick_task is not None:
+            self._tick_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tick_task
+
+    # -- policy ---------------------------------------------------------------------------
+
+    async def _ticks(self) -> None:
+        while True:
+            await asyncio.sleep(TICK)
+            try:
+                self.tick()
+            except Exception:
+                log.exception("pool maintenance failed")
+
+    def tick(self) -> None:
+        """Expire, pause, finish drains and top up scale.min, for every function."""
+        invoker = self.invoker
+        now = invoker.clock()
+        for pool in invoker.pools:
+            for instance in pool.expired(now) + pool.drained():
+                invoker.discard(pool, instance)
+            for instance in pool.to_pause(now, invoker.settings.pause_after):
+                invoker.spawn(invoker.pause(pool, instance))
+            if pool.backing_off(now):
+                continue
+            for _ in range(pool.deficit()):
+                invoker.spawn(self._prestart_one(pool))
+
+    async def prestart(self, pool: FunctionPool, count: int) -> int:
+        """Start `count` containers ahead of demand; returns how many are ready."""
+        results = await asyncio.gather(
+            *(self.invoker.start_instance(pool, {}, prewarm=True) for _ in range(count)),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, FaasError):
+                raise result
+        return sum(1 for result in results if not isinstance(result, BaseException))
+
+    async def _prestart_one(self, pool: FunctionPool) -> None:
+        try:
+            await self.invoker.start_instance(pool, {}, prewarm=True)
+        except FaasError as exc:
+            log.warning("could not pre-start a container for %s: %s", pool.spec.name, exc)
+
+    async def drain(self, pool: FunctionPool) -> int:
+        """Remove the function's idle containers now (benchmarks, `faas` pool control)."""
+        idle = [i for i in pool.instances if i.idle]
+        for instance in idle:
+            self.invoker.discard(pool, instance)
+        await self.invoker.settle()
+        return len(idle)
+
+    async def pause_idle(self, pool: FunctionPool) -> int:
+        """Pause the function's running idle containers now."""
+        ready = pool.to_pause(self.invoker.clock(), grace=1e-9)
+        await asyncio.gather(*(self.invoker.pause(pool, i) for i in ready))
+        return len(ready)
+
+    # -- orphans --------------------------------------------------------------------------
+
+    async def reconcile(self, gateway_alive: Callable[[str], Awaitable[bool]]) -> int:
+        """Remove function containers left behind by gateways that no longer run."""
+        containers = self.invoker.containers
+        found = await containers.run(
+            containers.backend.list_managed, {keys.LABEL_ROLE: keys.ROLE_FUNCTION}
+        )
+        removed = 0
+        for container in found:
+            owner = container.labels.get(keys.LABEL_GATEWAY, "")
+            if owner == containers.gateway_id:
+                continue  # ours: the pool tracks it
+            if not owner or not await gateway_alive(owner):
+                await containers.remove(container.id, None)
+                removed += 1
+        if removed:
+            log.info("removed %d function containers left by stopped gateways", removed)
+        return removed
+
+    # -- Docker events --------------------------------------------------------------------
+
+    def _watch_events(self) -> None:
+        """Thread: follow die/oom events of our containers; reconnect when the stream breaks."""
+        backend = self.invoker.containers.backend
+        labels = {keys.LABEL_GATEWAY: self.invoker.containers.gateway_id}
+        while not self._stopping.is_set():
+            try:
+                backend.ping()
+                if not self.docker_connected:
+                    self.docker_connected = True
+                    log.info("Docker answers again: checking every container")
+                    self._call_soon(self._recheck)
+                for container_id, action, _ in backend.events(labels):
+                    self._call_soon(self._on_exit, container_id, action)
+                    if self._stopping.is_set():
+                        return
+            except FaasError as exc:
+                if self.docker_connected and not self._stopping.is_set():
+                    log.warning("lost Docker's event stream: %s", exc.message)
+                self.docker_connected = False
+            except Exception:
+                log.exception("Docker event stream failed")
+                self.docker_connected = False
+            if not self._stopping.wait(EVENTS_RETRY):
+                continue
+            return
+
+    def _call_soon(self, fn: Callable[..., object], *args: object) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(fn, *args)
+
+    def _on_exit(self, container_id: str, action: str) -> None:
+        found = self.invoker.instance_by_container(container_id)
+        if found is None:
+            return
+        pool, instance = found
+        if instance.inflight == 0:  # a call in flight finds out itself, with the right error
+            log.info(
+                "%s: container %s exited (%s) while idle", pool.spec.name, container_id[:12], action
+            )
+            self.invoker.discard(pool, instance)
+
+    def _recheck(self) -> None:
+        self.invoker.spawn(self._recheck_all())
+
+    async def _recheck_all(self) -> None:
+        """After an outage: drop every container Docker no longer runs."""
+        containers = self.invoker.containers
+        for pool in self.invoker.pools:
+            for instance in list(pool.instances):
+                if instance.container_id is None or instance.inflight:
+                    continue
+                try:
+                    state = await containers.run(containers.backend.state, instance.container_id)
+                except FaasError:
+                    return
+                if not state.running:
+                    self.invoker.discard(pool, instance)

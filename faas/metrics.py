@@ -1,0 +1,84 @@
+"""Prometheus metrics of a gateway process (served at `GET /metrics`).
+
+A registry per process object, not the library's global one, so several gateways (tests) can
+live in one interpreter. Container counts are read from the pools at scrape time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+_LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class _PoolCollector(Collector):
+    def __init__(self, read: Callable[[], Mapping[str, Mapping[str, int]]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "faas_containers", "Function containers by state", labels=["function", "state"]
+        )
+        for function, states in self._read().items():
+            for state, count in states.items():
+                gauge.add_metric([function, state], count)
+        yield gauge
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.calls = Counter(
+            "faas_calls",
+            "Calls by function and HTTP status",
+            ["function", "code"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "faas_call_duration_seconds",
+            "Gateway time per call, by how it started",
+            ["function", "start"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.starts = Counter(
+            "faas_starts",
+            "Calls by start kind (cold, prewarm, paused, warm)",
+            ["function", "kind"],
+            registry=self.registry,
+        )
+        self.queue_wait = Histogram(
+            "faas_queue_wait_seconds",
+            "Time calls waited for a container at the scale limit",
+            ["function"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def watch_pools(self, read: Callable[[], Mapping[str, Mapping[str, int]]]) -> None:
+        self.registry.register(_PoolCollector(read))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
