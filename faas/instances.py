@@ -37,6 +37,7 @@ T = TypeVar("T")
 _MAX_SOCKET_PATH = 107  # sun_path is 108 bytes including the terminating NUL
 _STATE_CHECK_INTERVAL = 0.05
 _LOG_TAIL = 40
+_EXIT_GRACE = 2.0
 
 
 @dataclass
@@ -115,7 +116,14 @@ class Containers:
 
     async def diagnose(self, spec: FunctionSpec, container_id: str) -> FunctionFailed:
         """Why the container stopped answering: OOM, an init failure, or a crash."""
+        # The runtime never drops a connection mid-call unless its process is dying, and the
+        # connection breaks a moment before Docker records the exit (and why): wait for it.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _EXIT_GRACE
         state = await self.run(self.backend.state, container_id)
+        while state.running and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+            state = await self.run(self.backend.state, container_id)
         if state.running:
             return FunctionCrashed(f"function {spec.name!r} dropped the connection mid-call")
         lines = await self._tail(container_id)
