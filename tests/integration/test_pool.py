@@ -30,7 +30,11 @@ def register(build: Build) -> Callable[..., dict[str, Any]]:
         manifest, built = build(folder)
         response = gateway.http.post(
             "/system/functions",
-            json={"manifest": {**manifest, **overrides}, "image": built.tag, "code_hash": built.code_hash},
+            json={
+                "manifest": {**manifest, **overrides},
+                "image": built.tag,
+                "code_hash": built.code_hash,
+            },
         )
         assert response.status_code in (200, 201), response.text
         return dict(response.json())
@@ -63,7 +67,9 @@ def test_idle_containers_expire_after_keep_alive(gateway: Gateway, register: Any
     assert start_kind(gateway.http.post("/function/tricks")) == "cold"
 
 
-def test_scale_min_is_kept_ready_and_first_calls_are_prewarm(gateway: Gateway, register: Any) -> None:
+def test_scale_min_is_kept_ready_and_first_calls_are_prewarm(
+    gateway: Gateway, register: Any
+) -> None:
     register(gateway, TRICKS, scale={"min": 2, "max": 3}, keep_alive="1s")
     wait_until(lambda: describe(gateway, "tricks")["containers"]["ready"] == 2, 20, 0.1)
     assert start_kind(gateway.http.post("/function/tricks")) == "prewarm"
@@ -73,14 +79,18 @@ def test_scale_min_is_kept_ready_and_first_calls_are_prewarm(gateway: Gateway, r
     victim = containers_of("tricks")[0]
     docker.from_env().api.kill(victim.id)  # the pool replaces what it loses
     wait_until(
-        lambda: victim.id not in {c.id for c in containers_of("tricks")}
-        and describe(gateway, "tricks")["containers"]["ready"] == 2,
+        lambda: (
+            victim.id not in {c.id for c in containers_of("tricks")}
+            and describe(gateway, "tricks")["containers"]["ready"] == 2
+        ),
         20,
         0.1,
     )
 
 
-def test_a_burst_never_exceeds_scale_max(make_gateway: Callable[..., Gateway], register: Any) -> None:
+def test_a_burst_never_exceeds_scale_max(
+    make_gateway: Callable[..., Gateway], register: Any
+) -> None:
     gateway = make_gateway(FAAS_QUEUE_TIMEOUT="300ms")
     register(gateway, TRICKS, scale={"max": 3}, timeout="10s")
     peak = 0
@@ -95,16 +105,21 @@ def test_a_burst_never_exceeds_scale_max(make_gateway: Callable[..., Gateway], r
     watcher = threading.Thread(target=watch)
     watcher.start()
     with ThreadPoolExecutor(50) as pool:
-        responses = list(pool.map(
-            lambda _: httpx.post(f"{gateway.url}/function/tricks/sleep?s=2", timeout=30), range(50)
-        ))
+        responses = list(
+            pool.map(
+                lambda _: httpx.post(f"{gateway.url}/function/tricks/sleep?s=2", timeout=30),
+                range(50),
+            )
+        )
     stop.set()
     watcher.join()
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(200) == 3
     assert statuses.count(429) == 47, statuses
     assert all(r.headers["retry-after"] for r in responses if r.status_code == 429)
-    assert all(r.json()["error"]["code"] == "at_scale_limit" for r in responses if r.status_code == 429)
+    assert all(
+        r.json()["error"]["code"] == "at_scale_limit" for r in responses if r.status_code == 429
+    )
     assert peak <= 3
     assert describe(gateway, "tricks")["starts"]["cold"] == 3
     assert gateway.http.get("/healthz").status_code == 200  # the platform stays responsive
@@ -117,14 +132,18 @@ def test_waiting_calls_are_served_in_order_when_a_container_frees_up(
     with ThreadPoolExecutor(4) as pool:
         first = pool.submit(httpx.post, f"{gateway.url}/function/tricks/sleep?s=0.5", timeout=30)
         wait_until(lambda: describe(gateway, "tricks")["containers"]["busy"] == 1, 20, 0.01)
-        rest = [pool.submit(httpx.post, f"{gateway.url}/function/tricks", timeout=30) for _ in range(3)]
+        rest = [
+            pool.submit(httpx.post, f"{gateway.url}/function/tricks", timeout=30) for _ in range(3)
+        ]
         assert first.result().status_code == 200
         results = [future.result() for future in rest]
     assert [r.status_code for r in results] == [200, 200, 200]
     assert all("queue;dur=" in r.headers["server-timing"] for r in results)
 
 
-def test_paused_containers_resume_on_demand(make_gateway: Callable[..., Gateway], register: Any) -> None:
+def test_paused_containers_resume_on_demand(
+    make_gateway: Callable[..., Gateway], register: Any
+) -> None:
     gateway = make_gateway(FAAS_PAUSE_AFTER="300ms")
     register(gateway, TRICKS)
     assert start_kind(gateway.http.post("/function/tricks")) == "cold"
@@ -140,8 +159,10 @@ def test_paused_containers_resume_on_demand(make_gateway: Callable[..., Gateway]
 
 def test_pool_control_prestarts_drains_and_pauses(gateway: Gateway, register: Any) -> None:
     register(gateway, TRICKS)
-    control = f"/system/function/tricks/pool"
-    assert gateway.http.post(control, json={"action": "prestart", "count": 2}).json() == {"ready": 2}
+    control = "/system/function/tricks/pool"
+    assert gateway.http.post(control, json={"action": "prestart", "count": 2}).json() == {
+        "ready": 2
+    }
     assert start_kind(gateway.http.post("/function/tricks")) == "prewarm"
     assert gateway.http.post(control, json={"action": "pause"}).json() == {"paused": 2}
     assert start_kind(gateway.http.post("/function/tricks")) == "paused"
@@ -176,7 +197,9 @@ def test_memory_budget_evicts_the_least_recently_used_idle_container(
         busy = pool.submit(httpx.post, f"{gateway.url}/function/echo", timeout=30)
         busy.result()
     register(gateway, TRICKS, timeout="10s")
-    slow = ThreadPoolExecutor(1).submit(httpx.post, f"{gateway.url}/function/tricks/sleep?s=2", timeout=30)
+    slow = ThreadPoolExecutor(1).submit(
+        httpx.post, f"{gateway.url}/function/tricks/sleep?s=2", timeout=30
+    )
     wait_until(lambda: describe(gateway, "tricks")["containers"]["busy"] == 1, 20, 0.02)
     full = gateway.http.post("/function/echo", headers={"X-Faas-Force": "cold"})
     assert full.status_code == 503
@@ -222,7 +245,9 @@ def test_a_container_dying_mid_call_is_502_at_once(gateway: Gateway, register: A
     wait_until(lambda: not containers_of("tricks"), 10, 0.05)
 
 
-def test_a_killed_idle_container_is_replaced_without_an_error(gateway: Gateway, register: Any) -> None:
+def test_a_killed_idle_container_is_replaced_without_an_error(
+    gateway: Gateway, register: Any
+) -> None:
     register(gateway, TRICKS)
     assert start_kind(gateway.http.post("/function/tricks")) == "cold"
     (container,) = containers_of("tricks")
