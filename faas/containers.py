@@ -58,6 +58,7 @@ def function_container(
     container_name: str,
     gateway_id: str,
     placement: Placement,
+    stack_id: str = "",
 ) -> ContainerConfig:
     """The hardened container for one instance of `spec` (see design.md, Containers)."""
     env = dict(spec.environment)
@@ -76,7 +77,7 @@ def function_container(
     return ContainerConfig(
         image=image,
         name=container_name,
-        labels=function_labels(spec.name, gateway_id),
+        labels=function_labels(spec.name, gateway_id, stack_id),
         environment=env,
         memory=spec.memory,
         cpus=spec.cpus,
@@ -85,10 +86,11 @@ def function_container(
     )
 
 
-def function_labels(name: str, gateway_id: str) -> dict[str, str]:
+def function_labels(name: str, gateway_id: str, stack_id: str) -> dict[str, str]:
     return {
         keys.LABEL_MANAGED: "true",
         keys.LABEL_ROLE: keys.ROLE_FUNCTION,
         keys.LABEL_FUNCTION: name,
         keys.LABEL_GATEWAY: gateway_id,
+        keys.LABEL_STACK: stack_id,
     }

@@ -59,6 +59,7 @@ class Containers:
         self.backend = backend
         self.settings = settings
         self.gateway_id = gateway_id
+        self.stack_id = ""  # known once Redis answers (Registry.stack_id)
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="docker")
         self._network_ready = False
 
@@ -79,6 +80,7 @@ class Containers:
             container_name=f"faas-{spec.name}-{token}",
             gateway_id=self.gateway_id,
             placement=placement,
+            stack_id=self.stack_id,
         )
         t0 = time.perf_counter()
         container_id: str | None = None
@@ -127,7 +129,7 @@ class Containers:
         if state.running:
             return FunctionCrashed(f"function {spec.name!r} dropped the connection mid-call")
         lines = await self._tail(container_id)
-        if state.oom_killed or state.exit_code == 137:
+        if state.oom_killed:  # exit 137 alone is any SIGKILL: only Docker's flag says OOM
             return OutOfMemory(
                 f"function {spec.name!r} ran out of memory (limit {spec.memory // 2**20}Mi): "
                 "raise `memory` in its faas.yaml"

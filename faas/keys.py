@@ -10,6 +10,9 @@ LABEL_FUNCTION = "faas.function"
 LABEL_ROLE = "faas.role"
 LABEL_GATEWAY = "faas.gateway"
 LABEL_CODE_HASH = "faas.code-hash"
+# Which stack (one Redis: one registry) a container belongs to. Several stacks can share one
+# Docker Engine; each reclaims only its own orphans.
+LABEL_STACK = "faas.stack"
 
 ROLE_FUNCTION = "function"
 ROLE_REDIS = "redis"
@@ -20,6 +23,7 @@ MANAGED_FILTER = f"{LABEL_MANAGED}=true"
 # Redis keys.
 PREFIX = "faas:"
 FUNCTIONS = PREFIX + "functions"  # hash: name -> JSON function record
+STACK_ID = PREFIX + "stack-id"  # string: this Redis's stack id, set once (LABEL_STACK)
 
 
 def gateway_heartbeat(gateway_id: str) -> str:
@@ -30,3 +34,39 @@ def gateway_heartbeat(gateway_id: str) -> str:
 def function_logs(name: str) -> str:
     """List of log lines kept from the function's removed containers (capped)."""
     return f"{PREFIX}logs:{name}"
+
+
+# Async calls and triggers (faas.queue). The calls stream holds exactly the attempts not yet
+# finished: an entry is deleted in the same transaction that acknowledges it, so the stream is
+# never trimmed and a pending entry can never be dropped.
+CALLS = PREFIX + "calls"  # stream: one entry per queued attempt of an async call
+CALLS_GROUP = "faas-gateways"  # consumer group on CALLS; each gateway is one consumer
+CALLS_DELAYED = PREFIX + "calls:delayed"  # sorted set: call id -> due time of its next attempt
+DEAD_LETTERS = PREFIX + "dead-letters"  # stream: calls and trigger items that gave up
+CALL_PREFIX = PREFIX + "call:"
+RETRY_SUFFIX = ":retry"
+
+
+def call_record(call_id: str) -> str:
+    """Hash: an async call's status, attempts, timings and result (TTL once finished)."""
+    return CALL_PREFIX + call_id
+
+
+def call_retry(call_id: str) -> str:
+    """Hash: the stream fields of a call's next attempt, until its due time moves it back."""
+    return CALL_PREFIX + call_id + RETRY_SUFFIX
+
+
+def idempotency(key_digest: str) -> str:
+    """String `<call id> <request fingerprint>` for an Idempotency-Key (TTL)."""
+    return f"{PREFIX}idem:{key_digest}"
+
+
+def cron_tick(function: str, index: int, tick: int) -> str:
+    """Idempotency key of one cron tick: set once across all gateways, so a tick fires once."""
+    return f"{PREFIX}cron:{function}:{index}:{tick}"
+
+
+def trigger_group(function: str) -> str:
+    """Consumer group a function's stream trigger reads with, on the user's own stream."""
+    return f"{PREFIX}trigger:{function}"

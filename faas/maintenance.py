@@ -109,9 +109,10 @@ class Maintenance:
     async def reconcile(self, gateway_alive: Callable[[str], Awaitable[bool]]) -> int:
         """Remove function containers left behind by gateways that no longer run."""
         containers = self.invoker.containers
-        found = await containers.run(
-            containers.backend.list_managed, {keys.LABEL_ROLE: keys.ROLE_FUNCTION}
-        )
+        if not containers.stack_id:
+            return 0  # which containers are ours is unknown until Redis answers
+        selector = {keys.LABEL_ROLE: keys.ROLE_FUNCTION, keys.LABEL_STACK: containers.stack_id}
+        found = await containers.run(containers.backend.list_managed, selector)
         removed = 0
         for container in found:
             owner = container.labels.get(keys.LABEL_GATEWAY, "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import secrets
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -121,6 +122,13 @@ class Registry:
             await self._redis.delete(keys.function_logs(name))
         return bool(removed)
 
+    async def stack_id(self) -> str:
+        """This stack's id: created once, then the same for every gateway and CLI using it."""
+        async with _translated("read the stack id"):
+            await self._redis.set(keys.STACK_ID, secrets.token_hex(6), nx=True)
+            raw = await self._redis.get(keys.STACK_ID)
+        return raw.decode() if isinstance(raw, bytes) else str(raw)
+
     # -- gateways -------------------------------------------------------------------------
 
     async def heartbeat(self, gateway_id: str, ttl: float) -> None:
@@ -132,6 +140,12 @@ class Registry:
     async def gateway_alive(self, gateway_id: str) -> bool:
         async with _translated("read heartbeat"):
             return bool(await self._redis.exists(keys.gateway_heartbeat(gateway_id)))
+
+    async def live_gateways(self) -> list[str]:
+        prefix = keys.gateway_heartbeat("")
+        async with _translated("list gateways"):
+            found = [key async for key in self._redis.scan_iter(match=prefix + "*")]
+        return [(k.decode() if isinstance(k, bytes) else str(k))[len(prefix) :] for k in found]
 
     async def forget_gateway(self, gateway_id: str) -> None:
         async with _translated("clear heartbeat"):

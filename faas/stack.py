@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from faas import keys
 from faas.client import GatewayClient
 from faas.containers import ContainerConfig
-from faas.docker_backend import DockerBackend, ManagedContainer
+from faas.docker_backend import DockerBackend
 from faas.errors import FaasError, StackError
 from faas.registry import Registry, connect
 from faas.settings import Settings
@@ -212,16 +212,18 @@ class Stack:
         self.gateway_pidfile.unlink(missing_ok=True)
 
     def _remove_orphans(self) -> None:
-        """Function containers whose gateway is gone (e.g. it was killed) are removed too."""
+        """This stack's function containers whose gateway is gone (killed) are removed too."""
+        stack_id, alive = asyncio.run(_stack_and_live_gateways(self.settings.redis_url))
+        if not stack_id:
+            return  # Redis does not answer: which containers are ours is unknown
+        selector = {keys.LABEL_ROLE: keys.ROLE_FUNCTION, keys.LABEL_STACK: stack_id}
         try:
-            found = self.backend.list_managed({keys.LABEL_ROLE: keys.ROLE_FUNCTION})
+            found = self.backend.list_managed(selector)
         except FaasError:
             return
-        if not found:
-            return
-        alive = asyncio.run(_alive_gateways(self.settings.redis_url, found_owners(found)))
         for container in found:
-            if container.labels.get(keys.LABEL_GATEWAY) not in alive:
+            owner = container.labels.get(keys.LABEL_GATEWAY, "")
+            if owner not in alive:
                 self.backend.remove(container.id)
 
     def _stop_redis(self) -> None:
@@ -268,17 +270,13 @@ class Stack:
         return _read_pid(self.gateway_pidfile)
 
 
-def found_owners(found: list[ManagedContainer]) -> set[str]:
-    return {c.labels.get(keys.LABEL_GATEWAY, "") for c in found}
-
-
-async def _alive_gateways(redis_url: str, owners: set[str]) -> set[str]:
+async def _stack_and_live_gateways(redis_url: str) -> tuple[str, set[str]]:
     client = connect(redis_url)
     registry = Registry(client)
     try:
-        return {owner for owner in owners if owner and await registry.gateway_alive(owner)}
+        return await registry.stack_id(), set(await registry.live_gateways())
     except FaasError:
-        return set()
+        return "", set()
     finally:
         await client.aclose()
 

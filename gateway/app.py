@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from faas.catalog import Catalog
 from faas.docker_backend import DockerBackend
@@ -19,6 +20,7 @@ from faas.invoker import Invoker
 from faas.maintenance import Maintenance
 from faas.registry import Registry, connect
 from faas.settings import Settings
+from gateway.calls import FunctionCalls
 from gateway.errors import HANDLERS
 from gateway.routes import ROUTES
 
@@ -29,7 +31,7 @@ HEARTBEAT_TTL = 10.0  # a gateway silent this long is dead: its containers may b
 RECONCILE_EVERY = 2  # heartbeat rounds: a crashed gateway's containers go within ~TTL + 6 s
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None) -> ASGIApp:
     """Build the gateway; `settings` default to the FAAS_* environment."""
     settings = settings or Settings.from_env()
 
@@ -74,7 +76,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             backend.close()
             log.info("gateway %s stopped; its containers are removed", gateway_id)
 
-    return Starlette(routes=ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)
+    app = Starlette(routes=ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)
+    return FunctionCalls(app)
 
 
 async def _start(
@@ -90,6 +93,7 @@ async def _start(
     they are back, and the background loop retries.
     """
     try:
+        invoker.containers.stack_id = await registry.stack_id()
         await registry.heartbeat(gateway_id, HEARTBEAT_TTL)
         await maintenance.reconcile(registry.gateway_alive)
         for record in await catalog.refresh():
@@ -111,6 +115,8 @@ async def _maintain(
         await asyncio.sleep(HEARTBEAT_INTERVAL)
         rounds += 1
         try:
+            if not invoker.containers.stack_id:  # Redis was down when the gateway started
+                invoker.containers.stack_id = await registry.stack_id()
             await registry.heartbeat(gateway_id, HEARTBEAT_TTL)
             for record in await catalog.refresh():
                 invoker.sync(record)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from starlette.exceptions import HTTPException
@@ -21,6 +22,19 @@ def error_response(
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
 
 
+def error_body(code: str, message: str) -> bytes:
+    return json.dumps({"error": {"code": code, "message": message}}).encode()
+
+
+def error_headers(exc: FaasError) -> dict[str, str]:
+    """What tells a client when to retry: Retry-After on 429 and 503."""
+    if isinstance(exc, AtScaleLimit):
+        return {"Retry-After": str(max(1, round(exc.retry_after)))}
+    if exc.status == 503:
+        return {"Retry-After": "5"}
+    return {}
+
+
 def _call_headers(request: Request) -> dict[str, str]:
     call_id = getattr(request.state, "call_id", None)
     return {"X-Call-Id": call_id} if call_id else {}
@@ -28,11 +42,7 @@ def _call_headers(request: Request) -> dict[str, str]:
 
 async def faas_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, FaasError)
-    headers = _call_headers(request)
-    if isinstance(exc, AtScaleLimit):
-        headers["Retry-After"] = str(max(1, round(exc.retry_after)))
-    elif exc.status == 503:
-        headers["Retry-After"] = "5"
+    headers = {**_call_headers(request), **error_headers(exc)}
     if exc.status >= 500:
         log.warning(
             "%s %s -> %d %s: %s",

@@ -4,98 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from faas.errors import BadRequest, FaasError, NotFound, PayloadTooLarge
+from faas.errors import BadRequest, FaasError, NotFound
 from faas.instances import Containers
-from faas.invoker import CallRequest, Invoker
+from faas.invoker import Invoker
 from faas.manifest import check_name, parse_manifest
 from faas.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from faas.registry import FunctionRecord
 from gateway.errors import error_response
 
 _STRIPPED = frozenset((b"content-length", b"connection", b"keep-alive", b"transfer-encoding"))
-
-
-class RawResponse(Response):
-    """A response whose headers are passed through as raw bytes, as the function set them."""
-
-    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        self.status_code = status
-        self.body = body
-        self.background = None
-        self.raw_headers = headers
-        if status >= 200 and status not in (204, 304):
-            headers.append((b"content-length", str(len(body)).encode()))
-
-
-# -- function calls ---------------------------------------------------------------------------
-
-
-async def call_function(request: Request) -> Response:
-    state = request.state
-    name = check_name(request.path_params["name"])
-    call_id = str(uuid.uuid4())
-    request.state.call_id = call_id
-    record = await state.catalog.get(name)
-    body = await _read_body(request, state.settings.max_body)
-    force = request.headers.get("x-faas-force")
-    if force not in (None, "cold"):
-        raise BadRequest(f"X-Faas-Force must be 'cold', got {force!r}")
-    call = CallRequest(
-        method=request.method,
-        target=_target(request.scope["raw_path"]),
-        query=request.scope["query_string"],
-        headers=request.scope["headers"],
-        body=body,
-        force_cold=force == "cold",
-    )
-    result = await state.invoker.call(record, call, call_id)
-    headers = [(k, v) for k, v in result.headers if k.lower() not in _STRIPPED]
-    headers += [
-        (b"x-call-id", call_id.encode()),
-        (b"x-faas-start", result.start.value.encode()),
-        (b"server-timing", _server_timing(result.timings).encode()),
-    ]
-    return RawResponse(result.status, headers, result.body)
-
-
-def _target(raw_path: bytes) -> bytes:
-    """The raw path after /function/<name>, still percent-encoded, as the caller sent it."""
-    rest = raw_path[len(b"/function/") :]
-    _, slash, tail = rest.partition(b"/")
-    return slash + tail
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise BadRequest(f"Content-Length must be a number, got {declared!r}")
-        if int(declared) > limit:
-            raise PayloadTooLarge(_too_large(int(declared), limit))
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(_too_large(size, limit))
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_large(size: int, limit: int) -> str:
-    return f"request body of {size} bytes exceeds the limit of {limit} bytes (FAAS_MAX_BODY)"
-
-
-def _server_timing(timings: dict[str, float]) -> str:
-    order = ("queue", "create", "start", "ready", "handler", "total")
-    return ", ".join(f"{key};dur={timings[key]:.3f}" for key in order if key in timings)
 
 
 # -- system API -------------------------------------------------------------------------------
@@ -257,8 +180,6 @@ def _float_param(request: Request, key: str) -> float | None:
 _ALL = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 ROUTES = [
-    Route("/function/{name}", call_function, methods=_ALL),
-    Route("/function/{name}/{path:path}", call_function, methods=_ALL),
     Route("/system/functions", list_functions, methods=["GET"]),
     Route("/system/functions", register_function, methods=["POST", "PUT"]),
     Route("/system/function/{name}", get_function, methods=["GET"]),

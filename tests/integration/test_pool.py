@@ -253,7 +253,7 @@ def test_a_killed_idle_container_is_replaced_without_an_error(
     (container,) = containers_of("tricks")
     docker.from_env().api.kill(container.id)
     response = gateway.http.post("/function/tricks")
-    assert response.status_code == 200
+    assert response.status_code == 200, response.text
     assert response.text == "ok"
 
 
