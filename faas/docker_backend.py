@@ -8,6 +8,7 @@ them in a worker thread, and none of them is on the warm-call path.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ class ContainerState:
     paused: bool = False
     exit_code: int | None = None
     oom_killed: bool = False
+    finished_at: float | None = None  # epoch seconds, once it has exited
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,18 @@ class ManagedContainer:
     id: str
     labels: dict[str, str]
     state: str  # created, running, paused, exited, dead
+
+
+def _epoch(stamp: object) -> float | None:
+    """Docker's RFC 3339 time (nanoseconds, 'Z') as epoch seconds; None for the zero time."""
+    if not isinstance(stamp, str) or stamp.startswith("0001-"):
+        return None
+    main, _, fraction = stamp.rstrip("Z").partition(".")
+    try:
+        moment = datetime.datetime.fromisoformat(main).replace(tzinfo=datetime.UTC)
+    except ValueError:
+        return None
+    return moment.timestamp() + (float(f"0.{fraction}") if fraction.isdigit() else 0.0)
 
 
 @contextlib.contextmanager
@@ -243,6 +257,7 @@ class DockerBackend:
             paused=bool(s.get("Paused")),
             exit_code=None if s.get("Running") else int(s.get("ExitCode", 0)),
             oom_killed=bool(s.get("OOMKilled")),
+            finished_at=None if s.get("Running") else _epoch(s.get("FinishedAt")),
         )
 
     def container_ip(self, container_id: str, network: str) -> str:

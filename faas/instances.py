@@ -30,7 +30,7 @@ from faas.errors import (
 )
 from faas.manifest import FunctionSpec
 from faas.settings import Settings
-from faas.transport import Address, probe
+from faas.transport import Address, ConnectFailed, probe
 
 T = TypeVar("T")
 
@@ -38,6 +38,10 @@ _MAX_SOCKET_PATH = 107  # sun_path is 108 bytes including the terminating NUL
 _STATE_CHECK_INTERVAL = 0.05
 _LOG_TAIL = 40
 _EXIT_GRACE = 2.0
+
+
+class ContainerGone(ConnectFailed):
+    """The container had exited before the request was sent: it was never delivered."""
 
 
 @dataclass
@@ -116,8 +120,14 @@ class Containers:
         )
         return b"".join(chunks).decode("utf-8", "replace").splitlines()
 
-    async def diagnose(self, spec: FunctionSpec, container_id: str) -> FunctionFailed:
-        """Why the container stopped answering: OOM, an init failure, or a crash."""
+    async def diagnose(
+        self, spec: FunctionSpec, container_id: str, sent_at: float | None = None
+    ) -> FunctionFailed:
+        """Why the container stopped answering: OOM, an init failure, or a crash.
+
+        With `sent_at` (epoch seconds): a container that had already exited before the
+        request was sent never received it, which is `ContainerGone` (safe to retry).
+        """
         # The runtime never drops a connection mid-call unless its process is dying, and the
         # connection breaks a moment before Docker records the exit (and why): wait for it.
         loop = asyncio.get_running_loop()
@@ -128,6 +138,8 @@ class Containers:
             state = await self.run(self.backend.state, container_id)
         if state.running:
             return FunctionCrashed(f"function {spec.name!r} dropped the connection mid-call")
+        if sent_at is not None and state.finished_at is not None and state.finished_at < sent_at:
+            return ContainerGone(f"function {spec.name!r}: its container had already exited")
         lines = await self._tail(container_id)
         if state.oom_killed:  # exit 137 alone is any SIGKILL: only Docker's flag says OOM
             return OutOfMemory(

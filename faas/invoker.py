@@ -394,6 +394,7 @@ class Invoker:
         spec = pool.spec
         channel: Channel = instance.endpoint[0]
         payload = _encode(request, call_id, spec.timeout)
+        sent_at = time.time()
         try:
             async with asyncio.timeout(spec.timeout):
                 return await channel.request(payload)
@@ -407,7 +408,7 @@ class Invoker:
             raise
         except ConnectionLost:
             assert instance.container_id is not None
-            error = await self.containers.diagnose(spec, instance.container_id)
+            error = await self.containers.diagnose(spec, instance.container_id, sent_at)
             self.discard(pool, instance)
             raise error from None
 
