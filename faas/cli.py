@@ -49,12 +49,15 @@ def cli(ctx: click.Context, gateway: str | None) -> None:
 
 
 @cli.command()
+@click.option("--workers", default=0, show_default=True, help="Extra gateways (queue consumers).")
 @pass_ctx
-def up(ctx: Context) -> None:
+def up(ctx: Context, workers: int) -> None:
     """Start the local stack (Redis and the gateway) in the background."""
     from faas.stack import Stack
 
-    status = Stack(ctx.settings, echo=click.echo).up()
+    if not 0 <= workers <= 16:
+        raise BadRequest(f"--workers must be from 0 to 16, got {workers}")
+    status = Stack(ctx.settings, echo=click.echo).up(workers)
     click.echo(f"gateway  {status.gateway_url}  (log: {status.log})")
     click.echo(f"redis    {status.redis_url}  ({status.redis_how})")
 
@@ -82,6 +85,8 @@ def status(ctx: Context) -> None:
         f"pid {s.gateway_pid or '-'}  functions {s.functions}"
     )
     click.echo(f"redis    {ok[s.redis_ok]:5} {s.redis_url}  ({s.redis_how})")
+    if s.workers:
+        click.echo(f"workers  {s.workers} extra gateways (queue consumers)")
     if not s.gateway_ok:
         sys.exit(1)
 

@@ -44,6 +44,7 @@ class StackStatus:
     gateway_pid: int | None
     functions: int
     log: Path
+    workers: int = 0
 
 
 class Stack:
@@ -80,12 +81,14 @@ class Stack:
 
     # -- up -------------------------------------------------------------------------------
 
-    def up(self) -> StackStatus:
+    def up(self, workers: int = 0) -> StackStatus:
+        """Start what is not running; `workers` extra gateways add queue consumers."""
         self.home.mkdir(parents=True, exist_ok=True)
         self.backend.ping()
         bridge_ip = self.backend.ensure_network(self.settings.function_network)
         redis_url = self._start_redis(bridge_ip)
-        self._start_gateway(redis_url, bridge_ip)
+        for index in range(workers + 1):
+            self._start_gateway(redis_url, bridge_ip, index)
         return self.status()
 
     def _start_redis(self, bridge_ip: str) -> str:
@@ -158,29 +161,31 @@ class Stack:
             )
         return url
 
-    def _start_gateway(self, redis_url: str, bridge_ip: str) -> None:
-        url = self.settings.gateway_url
-        if self._gateway_pid() is not None and _gateway_answers(url):
+    def _start_gateway(self, redis_url: str, bridge_ip: str, index: int = 0) -> None:
+        """Gateway 0 is the stack's front door (FAAS_GATEWAY); gateways 1..N listen on the
+        next ports and add queue consumers. All share Redis, so any of them serves any call."""
+        parts = urlsplit(self.settings.gateway_url)
+        host = parts.hostname or "127.0.0.1"
+        port = (parts.port or 80) + index
+        url = f"http://{host}:{port}"
+        pidfile, logfile = self._gateway_files(index)
+        if _read_pid(pidfile) is not None and _gateway_answers(url):
             self.echo(f"gateway already running at {url}")
             return
-        parts = urlsplit(url)
-        port = parts.port or 80
         redis_port = urlsplit(redis_url).port or 6379
         env = dict(self.env)
         env.update(
             FAAS_HOME=str(self.home),
             FAAS_PORT=str(port),
-            FAAS_BIND=",".join(
-                [parts.hostname or "127.0.0.1"] + ([bridge_ip] if bridge_ip else [])
-            ),
+            FAAS_BIND=",".join([host] + ([bridge_ip] if bridge_ip else [])),
             FAAS_REDIS_URL=redis_url,
         )
         if bridge_ip:
             env.setdefault("FAAS_FUNCTION_GATEWAY_URL", f"http://{bridge_ip}:{port}")
             if self.embedded_redis:
                 env.setdefault("FAAS_FUNCTION_REDIS_URL", f"redis://{bridge_ip}:{redis_port}/0")
-        self.echo(f"starting the gateway on {url} (log: {self.gateway_log})")
-        with open(self.gateway_log, "ab") as log:
+        self.echo(f"starting the gateway on {url} (log: {logfile})")
+        with open(logfile, "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "gateway"],
                 env=env,
@@ -189,27 +194,37 @@ class Stack:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        self.gateway_pidfile.write_text(str(process.pid))
+        pidfile.write_text(str(process.pid))
         if not _wait(lambda: process.poll() is None and _gateway_answers(url), START_TIMEOUT):
-            tail = self.gateway_log.read_text(errors="replace").splitlines()[-15:]
-            self._stop_gateway()
+            tail = logfile.read_text(errors="replace").splitlines()[-15:]
+            self._stop_gateways()
             raise StackError(f"the gateway did not become healthy at {url}:\n" + "\n".join(tail))
+
+    def _gateway_files(self, index: int) -> tuple[Path, Path]:
+        if index == 0:
+            return self.gateway_pidfile, self.gateway_log
+        return self.home / f"gateway-{index}.pid", self.home / f"gateway-{index}.log"
+
+    def worker_pids(self) -> list[int]:
+        """Running extra gateways (`faas up --workers N`)."""
+        pids = (_read_pid(p) for p in sorted(self.home.glob("gateway-*.pid")))
+        return [pid for pid in pids if pid is not None]
 
     # -- down -----------------------------------------------------------------------------
 
     def down(self) -> None:
-        self._stop_gateway()
+        self._stop_gateways()
         self._remove_orphans()
         if self.embedded_redis:
             self._stop_redis()
 
-    def _stop_gateway(self) -> None:
-        pid = self._gateway_pid()
-        if pid is None:
-            return
-        self.echo(f"stopping the gateway (pid {pid}); it removes its containers")
-        _terminate(pid, timeout=40.0)
-        self.gateway_pidfile.unlink(missing_ok=True)
+    def _stop_gateways(self) -> None:
+        for pidfile in [self.gateway_pidfile, *sorted(self.home.glob("gateway-*.pid"))]:
+            pid = _read_pid(pidfile)
+            if pid is not None:
+                self.echo(f"stopping the gateway (pid {pid}); it removes its containers")
+                _terminate(pid, timeout=40.0)
+            pidfile.unlink(missing_ok=True)
 
     def _remove_orphans(self) -> None:
         """This stack's function containers whose gateway is gone (killed) are removed too."""
@@ -264,6 +279,7 @@ class Stack:
             self._gateway_pid(),
             functions,
             self.gateway_log,
+            len(self.worker_pids()),
         )
 
     def _gateway_pid(self) -> int | None:
