@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from faas import __version__
+from faas.bench.cli import bench
 from faas.client import GatewayClient, error_from
 from faas.errors import BadRequest, FaasError, ManifestError
 from faas.settings import Settings
@@ -336,6 +337,9 @@ def _table(rows: list[list[str]]) -> None:
         click.echo(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
+
+
+cli.add_command(bench)
 
 
 def main() -> None:
