@@ -139,6 +139,7 @@ class Invoker:
         """A removed function: remove its containers now."""
         pool = self._pools.pop(name, None)
         self._stats.pop(name, None)
+        self.metrics.forget(name)
         for waiter in self._waiters.pop(name, deque()):
             if not waiter.done():
                 waiter.cancel()
@@ -218,10 +219,7 @@ class Invoker:
         started_at: float,
         total: float,
     ) -> None:
-        self.metrics.calls.labels(name, str(status)).inc()
-        if kind is not None:
-            self.metrics.duration.labels(name, kind.value).observe(total)
-            self.metrics.starts.labels(name, kind.value).inc()
+        self.metrics.observe_call(name, status, kind.value if kind else None, total)
         if "queue" in timings:
             self.metrics.queue_wait.labels(name).observe(timings["queue"] / 1e3)
         self.recent.add(

@@ -7,6 +7,7 @@ live in one interpreter. Container counts are read from the pools at scrape time
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -49,6 +50,7 @@ class _PoolCollector(Collector):
 
 class Metrics:
     def __init__(self) -> None:
+        self._children: dict[tuple[str, int, str | None], tuple[Any, Any, Any]] = {}
         self.registry = CollectorRegistry()
         self.calls = Counter(
             "faas_calls",
@@ -76,6 +78,26 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+
+    def observe_call(self, function: str, code: int, start: str | None, seconds: float) -> None:
+        """One finished call. The labelled children are cached: `labels()` cost ~3 us a call
+        on the warm path, a fifth of the invoker's own time."""
+        key = (function, code, start)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.calls.labels(function, str(code)),
+                self.duration.labels(function, start) if start else None,
+                self.starts.labels(function, start) if start else None,
+            )
+        calls, duration, starts = children
+        calls.inc()
+        if duration is not None and starts is not None:
+            duration.observe(seconds)
+            starts.inc()
+
+    def forget(self, function: str) -> None:
+        self._children = {k: v for k, v in self._children.items() if k[0] != function}
 
     def watch_pools(self, read: Callable[[], Mapping[str, Mapping[str, int]]]) -> None:
         self.registry.register(_PoolCollector(read))

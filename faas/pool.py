@@ -108,17 +108,23 @@ class FunctionPool:
 
     def decide(self, *, force_cold: bool = False) -> Decision:
         if not force_cold:
-            ready = [i for i in self.instances if i.state is State.READY]
-            if ready:
-                # Most recently used first: the others stay idle long enough to expire.
-                chosen = max(ready, key=lambda i: (i.last_used, i.seq))
-                kind = (
-                    StartKind.PREWARM if chosen.prewarmed and chosen.calls == 0 else StartKind.WARM
-                )
-                return Reuse(chosen, kind)
-            paused = [i for i in self.instances if i.state is State.PAUSED]
-            if paused:
-                return Reuse(max(paused, key=lambda i: (i.last_used, i.seq)), StartKind.PAUSED)
+            # Most recently used first, so the others stay idle long enough to expire. One
+            # pass without allocations: this runs on every warm call.
+            ready: Instance | None = None
+            paused: Instance | None = None
+            for i in self.instances:
+                if i.state is State.READY:
+                    if ready is None or i.last_used >= ready.last_used:
+                        ready = i
+                elif i.state is State.PAUSED and (
+                    paused is None or i.last_used >= paused.last_used
+                ):
+                    paused = i
+            if ready is not None:
+                warm = StartKind.PREWARM if ready.prewarmed and ready.calls == 0 else StartKind.WARM
+                return Reuse(ready, warm)
+            if paused is not None:
+                return Reuse(paused, StartKind.PAUSED)
         if self.live_count() < self.spec.scale.max:
             return Create()
         return Wait()
