@@ -6,6 +6,7 @@ usage errors exit 2 (click's convention).
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import time
@@ -218,6 +219,9 @@ def describe(ctx: Context, name: str) -> None:
 @click.option("-X", "--method", default="POST", show_default=True, help="HTTP method.")
 @click.option("--path", default="", help="Path after /function/NAME.")
 @click.option("--async", "is_async", is_flag=True, help="Queue the call and print its call id.")
+@click.option("--wait", is_flag=True, help="With --async: follow the call, print its result.")
+@click.option("--idempotency-key", metavar="KEY", help="With --async: queue KEY's call only once.")
+@click.option("--callback", metavar="URL", help="With --async: POST the result to URL.")
 @click.option("-i", "--include", is_flag=True, help="Print the status line and response headers.")
 @pass_ctx
 def invoke(
@@ -228,12 +232,21 @@ def invoke(
     method: str,
     path: str,
     is_async: bool,
+    wait: bool,
+    idempotency_key: str | None,
+    callback: str | None,
     include: bool,
 ) -> None:
     """Call a function and print its response; exit 1 when it answers with an error status."""
-    if is_async:
-        raise BadRequest("--async needs the queue, which this version of faas does not have yet")
     body = _read_data(data)
+    if is_async or wait:
+        extra = _headers(headers)
+        if idempotency_key:
+            extra["Idempotency-Key"] = idempotency_key
+        if callback:
+            extra["X-Callback-Url"] = callback
+        _invoke_async(ctx, name, body, method.upper(), path, extra, wait)
+        return
     with ctx.client() as client:
         response = client.invoke(
             name, body, method=method.upper(), path=path, headers=_headers(headers)
@@ -248,6 +261,44 @@ def invoke(
     sys.stdout.buffer.write(response.content)
     sys.stdout.flush()
     if response.status_code >= 400:
+        sys.exit(1)
+
+
+def _invoke_async(
+    ctx: Context,
+    name: str,
+    body: bytes,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    wait: bool,
+) -> None:
+    with ctx.client() as client:
+        call_id = client.invoke_async(name, body, method=method, path=path, headers=headers)
+        if not wait:
+            click.echo(call_id)
+            return
+        click.echo(f"queued {call_id}", err=True)
+        record = client.wait_call(
+            call_id, lambda r: click.echo(f"{r['status']} (attempt {r['attempts']})", err=True)
+        )
+    result = record.get("result") or {}
+    status = record["status"]
+    reason = record.get("dead_letter", {}).get("reason")
+    summary = f"{status}{f' ({reason})' if reason else ''}: HTTP {result.get('status', '-')}"
+    click.echo(summary + f", {record['attempts']} attempt(s), call {call_id}", err=True)
+    if record.get("error") and status != "succeeded":
+        click.echo(f"error: {record['error']['message']}", err=True)
+    if result:
+        encoded = str(result.get("body", ""))
+        raw = (
+            base64.b64decode(encoded)
+            if result.get("body_encoding") == "base64"
+            else encoded.encode()
+        )
+        sys.stdout.buffer.write(raw)
+        sys.stdout.flush()
+    if status != "succeeded":
         sys.exit(1)
 
 
@@ -279,6 +330,63 @@ def remove(ctx: Context, name: str) -> None:
     with ctx.client() as client:
         client.remove(name)
     click.echo(f"removed {name}")
+
+
+@cli.group("dead-letters")
+def dead_letters() -> None:
+    """Async calls and trigger items that gave up: list, show, redrive."""
+
+
+@dead_letters.command("list")
+@click.option("--function", "function", metavar="NAME", help="Only this function's.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@pass_ctx
+def dead_letters_list(ctx: Context, function: str | None, limit: int) -> None:
+    """List dead letters, newest first."""
+    with ctx.client() as client:
+        letters = client.dead_letters(function, limit)
+    if not letters:
+        click.echo("no dead letters")
+        return
+    rows = [["ID", "CALL", "FUNCTION", "REASON", "ATTEMPTS", "DEAD AT", "ERROR"]]
+    for d in letters:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(d["dead_at"]))
+        error = d["error"]["message"].splitlines()[0][:60] if d["error"]["message"] else ""
+        rows.append(
+            [d["id"], d["call_id"], d["function"], d["reason"], str(d["attempts"]), when, error]
+        )
+    _table(rows)
+
+
+@dead_letters.command("show")
+@click.argument("letter_id", metavar="ID")
+@pass_ctx
+def dead_letters_show(ctx: Context, letter_id: str) -> None:
+    """Show one dead letter with its request, as JSON."""
+    with ctx.client() as client:
+        click.echo(_json(client.dead_letter(letter_id)))
+
+
+@dead_letters.command("redrive")
+@click.argument("letter_ids", metavar="[ID]...", nargs=-1)
+@click.option("--all", "everything", is_flag=True, help="Redrive every dead letter.")
+@click.option("--function", "function", metavar="NAME", help="With --all: only this function's.")
+@pass_ctx
+def dead_letters_redrive(
+    ctx: Context, letter_ids: tuple[str, ...], everything: bool, function: str | None
+) -> None:
+    """Queue dead letters again as fresh calls (same call ids, attempts reset)."""
+    if bool(letter_ids) == everything:
+        raise BadRequest("give dead-letter IDs or --all (see `faas dead-letters list`)")
+    with ctx.client() as client:
+        if everything:
+            pairs = [(r["id"], r["call_id"]) for r in client.redrive_all(function)]
+        else:
+            pairs = [(letter_id, client.redrive(letter_id)) for letter_id in letter_ids]
+    for letter_id, call_id in pairs:
+        click.echo(f"{letter_id} -> queued {call_id}")
+    if not pairs:
+        click.echo("nothing to redrive")
 
 
 # -- images --------------------------------------------------------------------------------------

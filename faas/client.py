@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -19,7 +20,68 @@ class GatewayError(FaasError):
         self.code = code
 
 
-class GatewayClient:
+class AsyncCalls:
+    """The async-call half of the gateway API (mixed into GatewayClient)."""
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        raise NotImplementedError
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def invoke_async(
+        self,
+        name: str,
+        data: bytes = b"",
+        *,
+        method: str = "POST",
+        path: str = "",
+        headers: Mapping[str, str] | None = None,
+    ) -> str:
+        """Queue a call; returns its call id."""
+        suffix = "/" + path.lstrip("/") if path else ""
+        answer = self._json(
+            method, f"/async-function/{name}{suffix}", content=data, headers=headers
+        )
+        return str(answer["call_id"])
+
+    def call(self, call_id: str) -> dict[str, Any]:
+        return dict(self._json("GET", f"/system/calls/{call_id}"))
+
+    def wait_call(
+        self,
+        call_id: str,
+        on_change: Callable[[dict[str, Any]], None] | None = None,
+        interval: float = 0.2,
+    ) -> dict[str, Any]:
+        """Poll the call until it is succeeded, failed or dead; report each change."""
+        seen: tuple[object, object] | None = None
+        while True:
+            record = self.call(call_id)
+            state = (record["status"], record["attempts"])
+            if state != seen and on_change is not None:
+                on_change(record)
+            seen = state
+            if record["status"] in ("succeeded", "failed", "dead"):
+                return record
+            time.sleep(interval)
+
+    def dead_letters(self, function: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        params = {"limit": str(limit), **({"function": function} if function else {})}
+        return list(self._json("GET", "/system/dead-letters", params=params)["dead_letters"])
+
+    def dead_letter(self, letter_id: str) -> dict[str, Any]:
+        return dict(self._json("GET", f"/system/dead-letters/{letter_id}"))
+
+    def redrive(self, letter_id: str) -> str:
+        return str(self._json("POST", f"/system/dead-letters/{letter_id}/redrive")["call_id"])
+
+    def redrive_all(self, function: str | None = None) -> list[dict[str, Any]]:
+        params = {"function": function} if function else {}
+        return list(self._json("POST", "/system/dead-letters/redrive", params=params)["redriven"])
+
+
+class GatewayClient(AsyncCalls):
     def __init__(self, url: str, timeout: float = 60.0) -> None:
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, timeout=timeout, trust_env=False)

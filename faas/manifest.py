@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from faas.errors import FunctionNotFound, ManifestError
+from faas.queue.cron import parse_schedule
 from faas.units import format_duration, format_size, parse_duration, parse_size
 
 MANIFEST_FILE = "faas.yaml"
@@ -31,6 +32,8 @@ MAX_TIMEOUT = 15 * 60.0
 MIN_MEMORY = 16 * 1024 * 1024
 MAX_CONCURRENCY = 1000
 MAX_SCALE = 1000
+MAX_BATCH = 10_000  # Lambda's SQS event-source limit
+_STREAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._/-]{0,199}$")
 
 
 def validate_name(name: object, field_name: str = "name") -> str:
@@ -56,6 +59,24 @@ class Scale:
 
 
 @dataclass(frozen=True)
+class StreamTrigger:
+    """Entries appended to the Redis stream `stream` reach the function in batches."""
+
+    stream: str
+    batch_size: int = 10
+
+
+@dataclass(frozen=True)
+class ScheduleTrigger:
+    """The function is called through the async queue once per tick of `schedule`."""
+
+    schedule: str
+
+
+Trigger = StreamTrigger | ScheduleTrigger
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     """A validated manifest. Durations in seconds, memory in bytes."""
 
@@ -69,10 +90,12 @@ class FunctionSpec:
     keep_alive: float = 600.0
     environment: Mapping[str, str] = field(default_factory=dict)
     network: bool = False
+    triggers: tuple[Trigger, ...] = ()
 
     def to_manifest(self) -> dict[str, Any]:
         """The manifest as a user would write it (round-trips through `parse_manifest`)."""
         data = asdict(self)
+        data["triggers"] = [asdict(trigger) for trigger in self.triggers]
         data["timeout"] = format_duration(self.timeout)
         data["keep_alive"] = format_duration(self.keep_alive)
         data["memory"] = format_size(self.memory)
@@ -91,6 +114,7 @@ _FIELDS = {
     "keep_alive",
     "environment",
     "network",
+    "triggers",
 }
 
 
@@ -151,6 +175,7 @@ def parse_manifest(data: object) -> FunctionSpec:
     if not isinstance(network, bool):
         raise ManifestError("network", f"must be true or false, got {network!r}")
     values["network"] = network
+    values["triggers"] = _triggers(data.get("triggers", []))
     return FunctionSpec(**values)
 
 
@@ -234,3 +259,47 @@ def _environment(value: object) -> dict[str, str]:
             raise ManifestError(f"environment.{key}", f"must be a string or number, got {item!r}")
         env[key] = str(item).lower() if isinstance(item, bool) else str(item)
     return env
+
+
+def _triggers(value: object) -> tuple[Trigger, ...]:
+    """`[{stream: votes, batch_size: 10}, {schedule: "*/5 * * * *"}]`; errors name the item."""
+    if not isinstance(value, list):
+        raise ManifestError(
+            "triggers",
+            f"must be a list like [{{stream: votes}}, {{schedule: '@hourly'}}], got {value!r}",
+        )
+    triggers: list[Trigger] = []
+    for index, item in enumerate(value):
+        where = f"triggers[{index}]"
+        if not isinstance(item, Mapping) or ("stream" in item) == ("schedule" in item):
+            raise ManifestError(where, "must be a mapping with either `stream` or `schedule`")
+        known = ("stream", "batch_size") if "stream" in item else ("schedule",)
+        unknown = sorted(str(key) for key in item if key not in known)
+        if unknown:
+            raise ManifestError(
+                f"{where}.{unknown[0]}", f"unknown field (known: {', '.join(known)})"
+            )
+        if "schedule" in item:
+            try:
+                schedule = parse_schedule(item["schedule"])
+            except ValueError as exc:
+                raise ManifestError(f"{where}.schedule", str(exc)) from None
+            triggers.append(ScheduleTrigger(schedule.text))
+            continue
+        stream = item["stream"]
+        if not isinstance(stream, str) or not _STREAM.match(stream):
+            raise ManifestError(
+                f"{where}.stream",
+                "must be a Redis stream name of letters, digits and ':._/-' (at most 200), "
+                f"got {stream!r}",
+            )
+        if stream.startswith("faas:"):
+            raise ManifestError(f"{where}.stream", "names starting with 'faas:' are reserved")
+        if any(isinstance(t, StreamTrigger) and t.stream == stream for t in triggers):
+            raise ManifestError(f"{where}.stream", f"{stream!r} is already a trigger")
+        try:
+            batch = _integer(item, "batch_size", StreamTrigger.batch_size, 1, MAX_BATCH)
+        except ManifestError as exc:
+            raise ManifestError(f"{where}.batch_size", exc.message.split(": ", 1)[1]) from None
+        triggers.append(StreamTrigger(stream, batch))
+    return tuple(triggers)

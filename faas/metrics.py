@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -71,6 +71,12 @@ class Metrics:
             ["function", "kind"],
             registry=self.registry,
         )
+        self.queue_depth = Gauge(
+            "faas_queue_depth",
+            "Async calls by where they wait (queued, delayed, dead)",
+            ["queue"],
+            registry=self.registry,
+        )
         self.queue_wait = Histogram(
             "faas_queue_wait_seconds",
             "Time calls waited for a container at the scale limit",
@@ -95,6 +101,10 @@ class Metrics:
         if duration is not None and starts is not None:
             duration.observe(seconds)
             starts.inc()
+
+    def set_queue_depth(self, depth: Mapping[str, int]) -> None:
+        for queue, count in depth.items():
+            self.queue_depth.labels(queue).set(count)
 
     def forget(self, function: str) -> None:
         self._children = {k: v for k, v in self._children.items() if k[0] != function}

@@ -18,8 +18,10 @@ from faas.errors import Unavailable
 from faas.instances import Containers
 from faas.invoker import Invoker
 from faas.maintenance import Maintenance
+from faas.queue.service import QueueService
 from faas.registry import Registry, connect
 from faas.settings import Settings
+from gateway.async_routes import ASYNC_ROUTES, AsyncCalls
 from gateway.calls import FunctionCalls
 from gateway.errors import HANDLERS
 from gateway.routes import ROUTES
@@ -51,6 +53,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         background = asyncio.create_task(
             _maintain(registry, catalog, invoker, maintenance, gateway_id)
         )
+        queue = QueueService(redis, catalog, registry, invoker, settings, gateway_id)
+        await queue.start()
         log.info("gateway %s ready", gateway_id)
         try:
             yield {
@@ -62,11 +66,13 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                 "maintenance": maintenance,
                 "metrics": invoker.metrics,
                 "recent_calls": invoker.recent,
+                "queue": queue,
             }
         finally:
             background.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await background
+            await queue.stop()  # before the pool closes: running async calls may finish
             await maintenance.stop()
             await invoker.close()
             with contextlib.suppress(Unavailable):
@@ -76,8 +82,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             backend.close()
             log.info("gateway %s stopped; its containers are removed", gateway_id)
 
-    app = Starlette(routes=ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)
-    return FunctionCalls(app)
+    app = Starlette(routes=ASYNC_ROUTES + ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)
+    return FunctionCalls(AsyncCalls(app))
 
 
 async def _start(

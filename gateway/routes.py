@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -10,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from faas.errors import BadRequest, FaasError, NotFound
+from faas.errors import BadRequest, FaasError
 from faas.instances import Containers
 from faas.invoker import Invoker
 from faas.manifest import check_name, parse_manifest
@@ -99,19 +100,11 @@ async def pool_control(request: Request) -> Response:
     raise BadRequest(f"action must be drain, pause or prestart, got {action!r}")
 
 
-async def get_call(request: Request) -> Response:
-    call_id = request.path_params["call_id"]
-    record = request.state.recent_calls.get(call_id)
-    if record is None:
-        raise NotFound(
-            f"no call {call_id!r} is known (sync calls are kept for the last "
-            "FAAS_RECENT_CALLS calls of this gateway)"
-        )
-    return JSONResponse(record)
-
-
 async def metrics(request: Request) -> Response:
-    return Response(request.state.metrics.render(), media_type=METRICS_CONTENT_TYPE)
+    state = request.state
+    with contextlib.suppress(FaasError):  # Redis down: the call metrics still count
+        state.metrics.set_queue_depth(await state.queue.depth())
+    return Response(state.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
 
 async def function_logs(request: Request) -> Response:
@@ -185,7 +178,6 @@ ROUTES = [
     Route("/system/function/{name}", get_function, methods=["GET"]),
     Route("/system/function/{name}", remove_function, methods=["DELETE"]),
     Route("/system/function/{name}/pool", pool_control, methods=["POST"]),
-    Route("/system/calls/{call_id}", get_call, methods=["GET"]),
     Route("/system/logs/{name}", function_logs, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),

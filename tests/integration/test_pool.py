@@ -319,3 +319,4 @@ def test_sync_calls_have_records_and_metrics(gateway: Gateway, register: Any) ->
     assert 'faas_starts_total{function="tricks",kind="cold"} 1.0' in metrics
     assert 'faas_containers{function="tricks",state="ready"} 1.0' in metrics
     assert "faas_call_duration_seconds_bucket" in metrics
+    assert "faas_queue_depth{queue=" in metrics

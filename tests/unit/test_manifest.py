@@ -22,6 +22,7 @@ def test_defaults_follow_the_design() -> None:
         keep_alive=600.0,
         environment={},
         network=False,
+        triggers=(),
     )
 
 

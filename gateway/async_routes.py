@@ -1,0 +1,207 @@
+"""Async calls, call status and dead letters: thin translations to `faas.queue`.
+
+`/async-function/` is served as a bare ASGI app in front of Starlette, like `/function/` (see
+`gateway.calls`): enqueueing is one Redis round trip, and Starlette's request machinery would
+cost more than that. The rest goes through Starlette's routes below.
+
+POST /async-function/{name}[/{path}]      202 {"call_id"} + X-Call-Id once durably queued
+     Idempotency-Key: K                   same K and request -> the same call id, no new call;
+                                          same K, other request -> 422
+     X-Callback-Url: URL                  the result is POSTed there when the call ends
+GET  /system/calls/{call_id}              the call's record (async calls; recent sync calls)
+GET  /system/dead-letters[?function=&limit=&before=]
+GET  /system/dead-letters/{id}            one dead letter, with its request
+POST /system/dead-letters/{id}/redrive    queue it again: 202 {"call_id"}
+POST /system/dead-letters/redrive[?function=]   redrive all (of one function)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from faas.errors import BadRequest, CallNotFound, FaasError, PayloadTooLarge
+from faas.manifest import check_name
+from faas.queue.service import QueueService
+from gateway.errors import error_body, error_headers
+
+log = logging.getLogger("gateway")
+
+PREFIX = "/async-function/"
+
+MAX_LIST = 1000
+MAX_REDRIVE = 10_000
+_CALL_ID_CHARS = frozenset("0123456789abcdefABCDEF-")
+
+
+def _queue(request: Request) -> QueueService:
+    queue: QueueService = request.state.queue
+    return queue
+
+
+class AsyncCalls:
+    """Serves /async-function/... itself and hands every other request to `app`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
+            await self.app(scope, receive, send)
+            return
+        try:
+            call_id, new = await _enqueue(scope, receive)
+        except FaasError as exc:
+            status, body = exc.status, error_body(exc.code, exc.message)
+            headers = [(k.lower().encode(), v.encode()) for k, v in error_headers(exc).items()]
+            if exc.status >= 500:
+                log.warning("%s %s -> %d %s", scope["method"], scope["path"], exc.status, exc.code)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            status, headers = 500, []
+            body = error_body("internal", "internal error in the gateway; see its log")
+        else:
+            status, body = 202, b'{"call_id":"' + call_id.encode() + b'"}'
+            headers = [(b"x-call-id", call_id.encode())]
+            if not new:
+                headers.append((b"idempotent-replayed", b"true"))
+        headers += [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+async def _enqueue(scope: Scope, receive: Receive) -> tuple[str, bool]:
+    state = scope["state"]
+    raw_name, slash, rest = scope["raw_path"][len(PREFIX) :].partition(b"/")
+    name = check_name(raw_name.decode("latin-1"))
+    await state["catalog"].get(name)  # 404 for an unknown function, never 202
+    body = await _read_body(scope, receive, state["settings"].max_body)
+    key, callback = _header(scope, b"idempotency-key"), _header(scope, b"x-callback-url")
+    queue: QueueService = state["queue"]
+    queued = await queue.enqueue(
+        name,
+        method=scope["method"],
+        target=slash + rest,  # still percent-encoded, as the caller sent it
+        query=scope["query_string"],
+        headers=scope["headers"],
+        body=body,
+        idempotency_key=key.decode("latin-1") if key is not None else None,
+        callback=callback.decode("latin-1") if callback is not None else None,
+    )
+    return queued.call_id, queued.new
+
+
+async def get_call(request: Request) -> Response:
+    call_id = request.path_params["call_id"]
+    if len(call_id) <= 64 and set(call_id) <= _CALL_ID_CHARS:
+        found = await _queue(request).call(call_id)
+        if found is None:
+            recent = getattr(request.state, "recent_calls", None)
+            found = recent.get(call_id) if recent is not None else None
+        if found is not None:
+            return JSONResponse(found)
+    raise CallNotFound(
+        f"no call with id {call_id!r} (async records expire after FAAS_ASYNC_RESULT_TTL)"
+    )
+
+
+async def list_dead_letters(request: Request) -> Response:
+    params = request.query_params
+    function = params.get("function") or None
+    if function is not None:
+        check_name(function)
+    limit = _limit(params.get("limit"))
+    before = params.get("before") or "+"
+    letters = await _queue(request).dead_letters(function, limit, before)
+    return JSONResponse({"dead_letters": letters})
+
+
+async def get_dead_letter(request: Request) -> Response:
+    return JSONResponse(await _queue(request).dead_letter(_entry_id(request)))
+
+
+async def redrive_dead_letter(request: Request) -> Response:
+    call_id = await _queue(request).redrive(_entry_id(request))
+    return JSONResponse({"call_id": call_id}, 202, headers={"X-Call-Id": call_id})
+
+
+async def redrive_all(request: Request) -> Response:
+    function = request.query_params.get("function") or None
+    if function is not None:
+        check_name(function)
+    queue = _queue(request)
+    redriven: list[dict[str, Any]] = []
+    # One pass over what is dead now: calls that die again meanwhile wait for the next redrive.
+    for letter in await queue.dead_letters(function, MAX_REDRIVE):
+        try:
+            call_id = await queue.redrive(letter["id"])
+        except CallNotFound:  # redriven meanwhile through another gateway
+            continue
+        redriven.append({"id": letter["id"], "call_id": call_id})
+    return JSONResponse({"redriven": redriven})
+
+
+def _entry_id(request: Request) -> str:
+    entry_id: str = request.path_params["id"]
+    ms, dash, seq = entry_id.partition("-")
+    if not (ms.isdigit() and dash and seq.isdigit()):
+        raise CallNotFound(f"no dead letter with id {entry_id!r} (ids look like 1700000000000-0)")
+    return entry_id
+
+
+def _limit(value: str | None) -> int:
+    if not value:
+        return 100
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LIST:
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIST}, got {value!r}")
+    return int(value)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:  # ASGI servers give header names in lower case
+            return bytes(value)
+    return None
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    declared = _header(scope, b"content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BadRequest(f"Content-Length must be a number, got {declared.decode('latin-1')!r}")
+        if int(declared) > limit:
+            raise PayloadTooLarge(_too_large(int(declared), limit))
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BadRequest("the client disconnected before sending the whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(_too_large(size, limit))
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"request body of {size} bytes exceeds the limit of {limit} bytes (FAAS_MAX_BODY)"
+
+
+ASYNC_ROUTES = [
+    Route("/system/calls/{call_id}", get_call, methods=["GET"]),
+    Route("/system/dead-letters", list_dead_letters, methods=["GET"]),
+    Route("/system/dead-letters/redrive", redrive_all, methods=["POST"]),
+    Route("/system/dead-letters/{id}", get_dead_letter, methods=["GET"]),
+    Route("/system/dead-letters/{id}/redrive", redrive_dead_letter, methods=["POST"]),
+]
