@@ -141,6 +141,10 @@ def enqueue(task, idempotency_key, timeout):
         answer = json.loads(body)
     except ValueError:
         answer = None
+    if status == 422 and _error_code(answer) == "idempotency_conflict":
+        # This ballot was queued already, by an attempt whose answer got lost (a gateway died
+        # mid-request); the retry differs only in its timestamp. The vote is in: one, not two.
+        return None
     if not 200 <= status < 300:
         message = _error_message(answer) or body[:200].decode("utf-8", "replace").strip()
         raise Unavailable(f"the gateway answered {status}: {message or 'no details'}")
@@ -167,6 +171,12 @@ def post(url, data, headers, timeout):
             return exc.code, exc.read()
     except http.client.HTTPException as exc:  # a broken answer; not an OSError
         raise OSError(f"bad HTTP answer: {exc!r}") from exc
+
+
+def _error_code(answer):
+    if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+        return answer["error"].get("code")
+    return None
 
 
 def _error_message(answer):

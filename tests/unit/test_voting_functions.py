@@ -317,6 +317,22 @@ def test_gateway_error_is_a_503_with_its_message(vote: ModuleType, gateway: Fake
     assert "answered 503: Redis is down" in error_message(response)
 
 
+def test_a_ballot_queued_before_counts_as_recorded(vote: ModuleType, gateway: FakeGateway) -> None:
+    """A retry after a lost answer: same ballot, new timestamp, so the queue says 422."""
+    gateway.status = 422
+    gateway.answer = {"error": {"code": "idempotency_conflict", "message": "used before"}}
+    response = post_json(vote, {"vote": "a", "ballot": "again"})
+    assert response["statusCode"] == 202
+    page = post_form(vote, {"vote": "a", "ballot": "again"})
+    assert page["statusCode"] == 200 and "Thanks" in page["body"]
+
+
+def test_any_other_422_is_a_503(vote: ModuleType, gateway: FakeGateway) -> None:
+    gateway.status = 422
+    gateway.answer = {"error": {"code": "something_else", "message": "no"}}
+    assert post_json(vote, {"vote": "a"})["statusCode"] == 503
+
+
 def test_no_gateway_url_is_a_503(vote: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FAAS_GATEWAY_URL", raising=False)
     response = post_json(vote, {"vote": "a"})
