@@ -18,7 +18,7 @@ import click
 from faas import __version__
 from faas.bench.cli import bench
 from faas.client import GatewayClient, error_from
-from faas.errors import BadRequest, FaasError, ManifestError
+from faas.errors import BadRequest, FaasError
 from faas.settings import Settings
 
 
@@ -127,26 +127,17 @@ def demo(click_ctx: click.Context, folder: Path | None) -> None:
 @pass_ctx
 def deploy(ctx: Context, paths: tuple[Path, ...], quiet: bool) -> None:
     """Build each function folder's image (unchanged code is not rebuilt) and register it."""
-    from faas.builder import build_function_image
+    from faas.deployer import build_folder
     from faas.docker_backend import DockerBackend
-    from faas.manifest import load_manifest
 
     backend = DockerBackend()
     with ctx.client() as client:
         for path in paths:
-            try:
-                spec = load_manifest(path)
-            except ManifestError as exc:
-                if not exc.field:
-                    raise  # file-level problems already name the file
-                raise ManifestError(exc.field, f"{path / 'faas.yaml'}: {exc.message}") from None
-            click.echo(f"building {spec.name} from {path}")
-            built = build_function_image(
+            click.echo(f"building {path}")
+            spec, built = build_folder(
                 backend,
                 path,
-                spec.name,
-                base_image=ctx.settings.base_image,
-                ca_bundle=ctx.settings.build_ca_bundle,
+                ctx.settings,
                 progress=(lambda line: None) if quiet else (lambda line: click.echo(f"  {line}")),
             )
             record = client.register(spec.to_manifest(), built.tag, built.code_hash)

@@ -22,6 +22,8 @@ from faas.errors import RedisUnavailable
 from faas.manifest import FunctionSpec, parse_manifest
 
 LOG_ARCHIVE_LINES = 5000  # per function, from containers already removed
+# Replies of a Redis that answers but will not serve us yet (or at all): unavailable, not a bug.
+_REFUSALS = ("DENIED", "NOAUTH", "WRONGPASS", "NOPERM", "LOADING", "MASTERDOWN", "READONLY")
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,13 @@ async def _translated(action: str) -> AsyncIterator[None]:
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
         raise RedisUnavailable(
             f"Redis does not answer ({action}): start it (`faas up`) or check FAAS_REDIS_URL"
+        ) from exc
+    except redis.exceptions.ResponseError as exc:
+        if not str(exc).startswith(_REFUSALS):
+            raise
+        raise RedisUnavailable(
+            f"Redis refuses ({action}): {str(exc).split('. ')[0]}; check FAAS_REDIS_URL "
+            "(password, protected mode)"
         ) from exc
 
 

@@ -70,6 +70,8 @@ class Settings:
     )
     init_backoff: float = field(default=1.0, metadata={"env": "FAAS_INIT_BACKOFF"})
     recent_calls: int = field(default=10_000, metadata={"env": "FAAS_RECENT_CALLS"})
+    # Function folders a gateway builds and registers at start (compose: no CLI, no socket).
+    deploy: tuple[Path, ...] = field(default=(), metadata={"env": "FAAS_DEPLOY"})
     # Async calls, triggers and callbacks (see faas.queue).
     async_workers: int = field(default=64, metadata={"env": "FAAS_ASYNC_WORKERS"})
     async_per_function: int = field(default=0, metadata={"env": "FAAS_ASYNC_PER_FUNCTION"})
@@ -123,6 +125,7 @@ class Settings:
             "memory_budget": parse_size,
             "init_backoff": parse_duration,
             "recent_calls": int,
+            "deploy": lambda v: tuple(Path(p.strip()) for p in v.split(",") if p.strip()),
             "async_workers": int,
             "async_per_function": int,
             "async_max_attempts": int,

@@ -13,8 +13,9 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from faas.catalog import Catalog
+from faas.deployer import build_folder
 from faas.docker_backend import DockerBackend
-from faas.errors import Unavailable
+from faas.errors import FaasError, Unavailable
 from faas.instances import Containers
 from faas.invoker import Invoker
 from faas.maintenance import Maintenance
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         maintenance = Maintenance(invoker)
         catalog = Catalog(registry)
         await _start(registry, invoker, maintenance, catalog, gateway_id)
+        await _deploy_folders(settings, registry, catalog, invoker)
         maintenance.start()
         background = asyncio.create_task(
             _maintain(registry, catalog, invoker, maintenance, gateway_id)
@@ -106,6 +108,24 @@ async def _start(
             invoker.sync(record)
     except Unavailable as exc:
         log.warning("starting degraded: %s", exc.message)
+
+
+async def _deploy_folders(
+    settings: Settings, registry: Registry, catalog: Catalog, invoker: Invoker
+) -> None:
+    """FAAS_DEPLOY: build and register these folders before serving (the compose demo)."""
+    for folder in settings.deploy:
+        try:
+            spec, built = await invoker.containers.run(
+                build_folder, invoker.containers.backend, folder, settings
+            )
+            record = await registry.put(spec, built.tag, built.code_hash)
+        except FaasError as exc:
+            log.error("FAAS_DEPLOY: %s: %s", folder, exc.message)
+            continue
+        catalog.put(record)
+        invoker.sync(record)
+        log.info("deployed %s from %s (%s)", spec.name, folder, built.tag)
 
 
 async def _maintain(

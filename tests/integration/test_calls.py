@@ -306,3 +306,16 @@ def test_function_containers_are_hardened(gateway: Gateway, deploy: Deploy) -> N
     assert "/tmp" in host["Tmpfs"]
     mounts = " ".join(host.get("Binds") or [])
     assert "docker.sock" not in mounts
+
+
+def test_a_gateway_deploys_faas_deploy_folders_at_start(
+    make_gateway: Callable[..., Gateway], base_image: str, tmp_path: Path
+) -> None:
+    """What compose uses: no CLI, the gateway builds and registers the folders itself."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "faas.yaml").write_text("name: Broken_Name\n")
+    gateway = make_gateway(FAAS_DEPLOY=f"{ECHO},{broken}", FAAS_BASE_IMAGE=base_image)
+    assert [f["name"] for f in gateway.http.get("/system/functions").json()] == ["echo"]
+    assert gateway.http.post("/function/echo/text").text == "plain text"
+    assert "Broken_Name" in gateway.log.read_text()  # reported, not fatal

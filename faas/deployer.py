@@ -1,0 +1,36 @@
+"""Build a function folder into a registered-ready image: shared by `faas deploy` (which then
+registers through the gateway) and a gateway deploying FAAS_DEPLOY folders at start (compose)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from faas.builder import BuiltImage, ImageBuilder, build_function_image
+from faas.errors import ManifestError
+from faas.manifest import MANIFEST_FILE, FunctionSpec, load_manifest
+from faas.settings import Settings
+
+
+def build_folder(
+    backend: ImageBuilder,
+    folder: Path,
+    settings: Settings,
+    progress: Callable[[str], None] = lambda line: None,
+) -> tuple[FunctionSpec, BuiltImage]:
+    """Validate the folder's manifest (errors name the file and the field), build or reuse."""
+    try:
+        spec = load_manifest(folder)
+    except ManifestError as exc:
+        if not exc.field:
+            raise  # file-level problems already name the file
+        raise ManifestError(exc.field, f"{folder / MANIFEST_FILE}: {exc.message}") from None
+    built = build_function_image(
+        backend,
+        folder,
+        spec.name,
+        base_image=settings.base_image,
+        ca_bundle=settings.build_ca_bundle,
+        progress=progress,
+    )
+    return spec, built
