@@ -17,7 +17,6 @@ POST /system/dead-letters/redrive[?function=]   redrive all (of one function)
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from starlette.requests import Request
@@ -25,12 +24,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from faas.errors import BadRequest, CallNotFound, FaasError, PayloadTooLarge
+from faas.errors import BadRequest, CallNotFound
 from faas.manifest import check_name
 from faas.queue.service import QueueService
-from gateway.errors import error_body, error_headers
-
-log = logging.getLogger("gateway")
+from gateway.asgi import error_response, header, read_body, respond
 
 PREFIX = "/async-function/"
 
@@ -56,26 +53,14 @@ class AsyncCalls:
             return
         try:
             call_id, new = await _enqueue(scope, receive)
-        except FaasError as exc:
-            status, body = exc.status, error_body(exc.code, exc.message)
-            headers = [(k.lower().encode(), v.encode()) for k, v in error_headers(exc).items()]
-            if exc.status >= 500:
-                log.warning("%s %s -> %d %s", scope["method"], scope["path"], exc.status, exc.code)
-        except Exception:
-            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
-            status, headers = 500, []
-            body = error_body("internal", "internal error in the gateway; see its log")
+        except Exception as exc:
+            status, headers, body = error_response(scope, exc)
         else:
             status, body = 202, b'{"call_id":"' + call_id.encode() + b'"}'
-            headers = [(b"x-call-id", call_id.encode())]
+            headers = [(b"x-call-id", call_id.encode()), (b"content-type", b"application/json")]
             if not new:
                 headers.append((b"idempotent-replayed", b"true"))
-        headers += [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await respond(send, status, headers, body)
 
 
 async def _enqueue(scope: Scope, receive: Receive) -> tuple[str, bool]:
@@ -83,8 +68,8 @@ async def _enqueue(scope: Scope, receive: Receive) -> tuple[str, bool]:
     raw_name, slash, rest = scope["raw_path"][len(PREFIX) :].partition(b"/")
     name = check_name(raw_name.decode("latin-1"))
     await state["catalog"].get(name)  # 404 for an unknown function, never 202
-    body = await _read_body(scope, receive, state["settings"].max_body)
-    key, callback = _header(scope, b"idempotency-key"), _header(scope, b"x-callback-url")
+    body = await read_body(scope, receive, state["settings"].max_body)
+    key, callback = header(scope, b"idempotency-key"), header(scope, b"x-callback-url")
     queue: QueueService = state["queue"]
     queued = await queue.enqueue(
         name,
@@ -163,39 +148,6 @@ def _limit(value: str | None) -> int:
     if not value.isdigit() or not 1 <= int(value) <= MAX_LIST:
         raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIST}, got {value!r}")
     return int(value)
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:  # ASGI servers give header names in lower case
-            return bytes(value)
-    return None
-
-
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    declared = _header(scope, b"content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise BadRequest(f"Content-Length must be a number, got {declared.decode('latin-1')!r}")
-        if int(declared) > limit:
-            raise PayloadTooLarge(_too_large(int(declared), limit))
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise BadRequest("the client disconnected before sending the whole body")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(_too_large(size, limit))
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _too_large(size: int, limit: int) -> str:
-    return f"request body of {size} bytes exceeds the limit of {limit} bytes (FAAS_MAX_BODY)"
 
 
 ASYNC_ROUTES = [
