@@ -159,7 +159,8 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ] + [
         f"| {r['design']} | {r['votes_per_s']:,.1f} | {r['p50_ms']:,.1f} | {r['p95_ms']:,.1f} "
-        f"| {r['p99_ms']:,.1f} | {r['speedup_p50']:,.1f}x faster |"
+        f"| {r['p99_ms']:,.1f} | "
+        + ("baseline |" if r is rows[0] else f"{r['speedup_p50']:,.1f}x faster |")
         for r in rows
     ]
     print(f"\n{args.votes} votes x {args.rounds} rounds, {args.parallel} at a time\n")
