@@ -23,7 +23,8 @@ class GatewayError(FaasError):
 class AsyncCalls:
     """The async-call half of the gateway API (mixed into GatewayClient)."""
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request; an unreachable gateway is a StackError that says how to start it."""
         raise NotImplementedError
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -82,9 +83,13 @@ class AsyncCalls:
 
 
 class GatewayClient(AsyncCalls):
-    def __init__(self, url: str, timeout: float = 60.0) -> None:
+    def __init__(
+        self, url: str, timeout: float = 60.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout, trust_env=False)
+        self._http = httpx.Client(
+            base_url=self.url, timeout=timeout, trust_env=False, transport=transport
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -95,7 +100,8 @@ class GatewayClient(AsyncCalls):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request; an unreachable gateway is a StackError that says how to start it."""
         try:
             return self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -105,13 +111,13 @@ class GatewayClient(AsyncCalls):
             ) from None
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._request(method, path, **kwargs)
+        response = self.request(method, path, **kwargs)
         if response.status_code >= 400:
             raise error_from(response)
         return response.json()
 
     def health(self) -> dict[str, Any]:
-        response = self._request("GET", "/healthz")
+        response = self.request("GET", "/healthz")
         if response.status_code >= 400:
             raise error_from(response)
         return dict(response.json())
@@ -150,7 +156,7 @@ class GatewayClient(AsyncCalls):
     ) -> httpx.Response:
         """Call the function; its own status (even 4xx/5xx) is returned, not raised."""
         suffix = "/" + path.lstrip("/") if path else ""
-        return self._request(method, f"/function/{name}{suffix}", content=data, headers=headers)
+        return self.request(method, f"/function/{name}{suffix}", content=data, headers=headers)
 
 
 def error_from(response: httpx.Response) -> GatewayError:

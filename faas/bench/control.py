@@ -21,8 +21,7 @@ import httpx
 from faas.bench.results import Series
 from faas.bench.timing import CallTiming
 from faas.bench.wire import Connection, Reply, address_from_url, request_bytes
-from faas.client import error_from
-from faas.errors import StackError
+from faas.client import GatewayClient, error_from
 
 
 class NotAvailable(Exception):
@@ -39,25 +38,14 @@ class Control:
     ) -> None:
         self.url = gateway_url.rstrip("/")
         self.name = name
-        self._http = httpx.Client(
-            base_url=self.url, timeout=timeout, trust_env=False, transport=transport
-        )
+        self.client = GatewayClient(self.url, timeout, transport)
         self.missing: str | None = None  # set once pool control turned out to be unavailable
 
     def close(self) -> None:
-        self._http.close()
-
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return self._http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise StackError(
-                f"the gateway at {self.url} does not answer ({exc.__class__.__name__}): "
-                "start it with `faas up`, or point FAAS_GATEWAY / --gateway at it"
-            ) from None
+        self.client.close()
 
     def describe(self) -> dict[str, Any]:
-        response = self._send("GET", f"/system/function/{self.name}")
+        response = self.client.request("GET", f"/system/function/{self.name}")
         if response.status_code >= 400:
             raise error_from(response)
         return dict(response.json())
@@ -68,7 +56,7 @@ class Control:
     def pool(self, action: str, **extra: Any) -> dict[str, Any]:
         if self.missing is not None:
             raise NotAvailable(self.missing)
-        response = self._send(
+        response = self.client.request(
             "POST", f"/system/function/{self.name}/pool", json={"action": action, **extra}
         )
         if response.status_code == 405 or (
