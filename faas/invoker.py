@@ -394,8 +394,7 @@ class Invoker:
         payload = _encode(request, call_id, spec.timeout)
         sent_at = time.time()
         try:
-            async with asyncio.timeout(spec.timeout):
-                return await channel.request(payload)
+            return await channel.request(payload, spec.timeout)
         except TimeoutError:
             self.discard(pool, instance)
             raise FunctionTimeout(
