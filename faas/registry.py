@@ -65,7 +65,8 @@ class FunctionRecord:
 
 
 @contextlib.asynccontextmanager
-async def _translated(action: str) -> AsyncIterator[None]:
+async def translated(action: str) -> AsyncIterator[None]:
+    """Redis errors as faas errors, for every module that talks to Redis (registry, queue)."""
     try:
         yield
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
@@ -95,7 +96,7 @@ class Registry:
         self._redis = client
 
     async def ping(self) -> None:
-        async with _translated("ping"):
+        async with translated("ping"):
             await self._redis.ping()
 
     async def put(self, spec: FunctionSpec, image: str, code_hash: str) -> FunctionRecord:
@@ -110,30 +111,30 @@ class Registry:
             updated_at=now,
             version=previous.version + 1 if previous else 1,
         )
-        async with _translated("store function"):
+        async with translated("store function"):
             await self._redis.hset(keys.FUNCTIONS, spec.name, json.dumps(record.to_json()))
         return record
 
     async def get(self, name: str) -> FunctionRecord | None:
-        async with _translated("read function"):
+        async with translated("read function"):
             raw = await self._redis.hget(keys.FUNCTIONS, name)
         return FunctionRecord.from_json(json.loads(raw)) if raw else None
 
     async def all(self) -> list[FunctionRecord]:
-        async with _translated("list functions"):
+        async with translated("list functions"):
             raw = await self._redis.hgetall(keys.FUNCTIONS)
         records = [FunctionRecord.from_json(json.loads(value)) for value in raw.values()]
         return sorted(records, key=lambda r: r.name)
 
     async def delete(self, name: str) -> bool:
-        async with _translated("remove function"):
+        async with translated("remove function"):
             removed = await self._redis.hdel(keys.FUNCTIONS, name)
             await self._redis.delete(keys.function_logs(name))
         return bool(removed)
 
     async def stack_id(self) -> str:
         """This stack's id: created once, then the same for every gateway and CLI using it."""
-        async with _translated("read the stack id"):
+        async with translated("read the stack id"):
             await self._redis.set(keys.STACK_ID, secrets.token_hex(6), nx=True)
             raw = await self._redis.get(keys.STACK_ID)
         return raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -141,23 +142,23 @@ class Registry:
     # -- gateways -------------------------------------------------------------------------
 
     async def heartbeat(self, gateway_id: str, ttl: float) -> None:
-        async with _translated("heartbeat"):
+        async with translated("heartbeat"):
             await self._redis.set(
                 keys.gateway_heartbeat(gateway_id), str(time.time()), px=int(ttl * 1000)
             )
 
     async def gateway_alive(self, gateway_id: str) -> bool:
-        async with _translated("read heartbeat"):
+        async with translated("read heartbeat"):
             return bool(await self._redis.exists(keys.gateway_heartbeat(gateway_id)))
 
     async def live_gateways(self) -> list[str]:
         prefix = keys.gateway_heartbeat("")
-        async with _translated("list gateways"):
+        async with translated("list gateways"):
             found = [key async for key in self._redis.scan_iter(match=prefix + "*")]
         return [(k.decode() if isinstance(k, bytes) else str(k))[len(prefix) :] for k in found]
 
     async def forget_gateway(self, gateway_id: str) -> None:
-        async with _translated("clear heartbeat"):
+        async with translated("clear heartbeat"):
             await self._redis.delete(keys.gateway_heartbeat(gateway_id))
 
     # -- logs of removed containers -------------------------------------------------------
@@ -167,7 +168,7 @@ class Registry:
         if not batch:
             return
         key = keys.function_logs(name)
-        async with _translated("archive logs"):
+        async with translated("archive logs"):
             pipe = self._redis.pipeline(transaction=False)
             pipe.rpush(key, *batch)
             pipe.ltrim(key, -LOG_ARCHIVE_LINES, -1)
@@ -175,6 +176,6 @@ class Registry:
 
     async def archived_logs(self, name: str, tail: int | None = None) -> list[str]:
         start = -tail if tail else 0
-        async with _translated("read logs"):
+        async with translated("read logs"):
             raw = await self._redis.lrange(keys.function_logs(name), start, -1)
         return [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in raw]

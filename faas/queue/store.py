@@ -30,7 +30,7 @@ from faas import keys
 from faas.errors import CallNotFound, IdempotencyConflict, QueueFull
 from faas.queue.records import CallStatus, Message, unpack
 from faas.queue.scripts import APPLY, CLAIM_OWN, DEAD, ENQUEUE, MOVE_DUE, REDRIVE
-from faas.registry import _translated
+from faas.registry import translated
 
 Entry = tuple[str, dict[bytes, bytes]]
 
@@ -98,7 +98,7 @@ class QueueStore:
         await self.ensure_stream_group(keys.CALLS, keys.CALLS_GROUP, "0")
 
     async def ensure_stream_group(self, stream: str, group: str, start: str) -> None:
-        async with _translated("create consumer group"):
+        async with translated("create consumer group"):
             try:
                 await self.redis.xgroup_create(stream, group, id=start, mkstream=True)
             except redis.exceptions.ResponseError as exc:
@@ -131,7 +131,7 @@ class QueueStore:
             args += [key, value]
         for name, data in message.fields(with_created=False).items():
             args += [name, data]
-        async with _translated("queue the call"):
+        async with translated("queue the call"):
             answer = await self._enqueue(
                 keys=[keys.CALLS, keys.call_record(message.call_id), idem_key], args=args
             )
@@ -150,7 +150,7 @@ class QueueStore:
         return call_id, outcome == "new"
 
     async def read(self, consumer: str, count: int, block_ms: int) -> list[Message]:
-        async with _translated("read the calls stream"):
+        async with translated("read the calls stream"):
             try:
                 answer: Any = await self.redis.xreadgroup(
                     keys.CALLS_GROUP, consumer, {keys.CALLS: ">"}, count=count, block=block_ms
@@ -179,7 +179,7 @@ class QueueStore:
     ) -> list[tuple[str, dict[bytes, bytes], int]]:
         claimed: list[Entry] = []
         cursor: Any = "0-0"
-        async with _translated("reclaim idle entries"):
+        async with translated("reclaim idle entries"):
             for _ in range(10):  # bounded scan of the pending entries list
                 try:
                     answer = await self.redis.xautoclaim(
@@ -219,7 +219,7 @@ class QueueStore:
         if not ids:
             return []
         args: list[Any] = [group or keys.CALLS_GROUP, consumer, int(idle * 1000), *ids]
-        async with _translated("heartbeat"):
+        async with translated("heartbeat"):
             lost = await self._claim_own(keys=[stream or keys.CALLS], args=args)
         return [_text(x) for x in lost]
 
@@ -228,12 +228,12 @@ class QueueStore:
         args: list[Any] = [keys.CALLS_GROUP, keys.CALL_PREFIX, keys.RETRY_SUFFIX]
         for op in ops:
             args += _encode(op)
-        async with _translated("record call outcomes"):
+        async with translated("record call outcomes"):
             await self._apply(keys=[keys.CALLS, keys.CALLS_DELAYED, keys.DEAD_LETTERS], args=args)
 
     async def move_due(self, now: float, limit: int = 500) -> tuple[int, float | None]:
         """Move retries whose time has come back into the stream; returns (moved, next due)."""
-        async with _translated("move due retries"):
+        async with translated("move due retries"):
             moved, nxt = await self._move_due(
                 keys=[keys.CALLS_DELAYED, keys.CALLS],
                 args=[repr(now), limit, keys.CALL_PREFIX, keys.RETRY_SUFFIX],
@@ -241,12 +241,12 @@ class QueueStore:
         return int(moved), float(nxt) if nxt else None
 
     async def record(self, call_id: str) -> dict[bytes, bytes] | None:
-        async with _translated("read the call"):
+        async with translated("read the call"):
             raw: Any = await self.redis.hgetall(keys.call_record(call_id))
         return dict(raw) if raw else None
 
     async def depth(self) -> dict[str, int]:
-        async with _translated("queue depth"):
+        async with translated("queue depth"):
             pipe = self.redis.pipeline(transaction=False)
             pipe.xlen(keys.CALLS)
             pipe.zcard(keys.CALLS_DELAYED)
@@ -256,7 +256,7 @@ class QueueStore:
 
     async def prune_consumers(self, me: str, idle: float) -> None:
         """Remove consumers (gateways long gone) that hold no pending entries."""
-        async with _translated("prune consumers"):
+        async with translated("prune consumers"):
             try:
                 consumers = await self.redis.xinfo_consumers(keys.CALLS, keys.CALLS_GROUP)
             except redis.exceptions.ResponseError:
@@ -268,7 +268,7 @@ class QueueStore:
 
     async def forget_consumer(self, me: str) -> None:
         """On a clean stop: leave the group if nothing is pending for us."""
-        async with _translated("leave the group"):
+        async with translated("leave the group"):
             pending = await self.redis.xpending_range(
                 keys.CALLS, keys.CALLS_GROUP, "-", "+", 1, consumername=me
             )
@@ -283,7 +283,7 @@ class QueueStore:
         """Newest first; `before` pages (exclusive)."""
         out: list[tuple[str, dict[bytes, bytes]]] = []
         cursor = before if before == "+" else f"({before}"
-        async with _translated("list dead letters"):
+        async with translated("list dead letters"):
             while len(out) < limit:
                 batch: Any = await self.redis.xrevrange(keys.DEAD_LETTERS, cursor, "-", count=500)
                 if not batch:
@@ -295,7 +295,7 @@ class QueueStore:
         return out[:limit]
 
     async def dead_letter(self, entry_id: str) -> dict[bytes, bytes]:
-        async with _translated("read the dead letter"):
+        async with translated("read the dead letter"):
             try:
                 found: Any = await self.redis.xrange(keys.DEAD_LETTERS, entry_id, entry_id)
             except redis.exceptions.ResponseError:
@@ -308,7 +308,7 @@ class QueueStore:
 
     async def redrive(self, entry_id: str) -> str:
         """Queue a dead letter again as a fresh call (same call id); returns the call id."""
-        async with _translated("redrive"):
+        async with translated("redrive"):
             try:
                 call_id = await self._redrive(
                     keys=[keys.DEAD_LETTERS, keys.CALLS], args=[entry_id, keys.CALL_PREFIX]
@@ -346,7 +346,7 @@ class QueueStore:
         )
         await self._dead(keys=[keys.DEAD_LETTERS, record], args=["", *flat], client=pipe)
         pipe.xack(stream, group, entry_id)
-        async with _translated("dead-letter a trigger item"):
+        async with translated("dead-letter a trigger item"):
             await pipe.execute()
 
     # -- stream triggers ------------------------------------------------------------------
@@ -354,7 +354,7 @@ class QueueStore:
     async def read_stream(
         self, stream: str, group: str, consumer: str, count: int, block_ms: int
     ) -> list[Entry]:
-        async with _translated("read a trigger stream"):
+        async with translated("read a trigger stream"):
             answer: Any = await self.redis.xreadgroup(
                 group, consumer, {stream: ">"}, count=count, block=block_ms
             )
@@ -362,7 +362,7 @@ class QueueStore:
 
     async def ack(self, stream: str, group: str, ids: Sequence[str]) -> None:
         if ids:
-            async with _translated("acknowledge trigger items"):
+            async with translated("acknowledge trigger items"):
                 await self.redis.xack(stream, group, *ids)
 
 
