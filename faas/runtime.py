@@ -6,17 +6,21 @@ only cheap modules: it is on the hot path of every call and in the idle memory o
 container (no asyncio, http.server, email, urllib or typing at runtime).
 
 Environment: FAAS_HANDLER (`module.function`), FAAS_FUNCTION_DIR, FAAS_DEPS_DIR,
-FAAS_FUNCTION_NAME, FAAS_CONCURRENCY, FAAS_MAX_BODY and FAAS_SOCKET (a Unix socket path) or
-FAAS_PORT (TCP on 0.0.0.0; 8080 when neither is set).
+FAAS_FUNCTION_NAME, FAAS_CONCURRENCY, FAAS_MAX_BODY, FAAS_GENERIC and FAAS_SOCKET (a Unix
+socket path) or FAAS_PORT (TCP on 0.0.0.0; 8080 when neither is set).
 
 The handler is loaded *before* the socket is bound, because the gateway takes "the socket
 accepts connections" to mean "ready". If loading fails the runtime prints the traceback, then
 one final line `{"faas_init_error": {"code": ..., "message": ...}}` on stderr and exits with
 the status in INIT_EXIT_STATUS.
 
+With FAAS_GENERIC=1 (a pre-started container) it binds at once and loads nothing until
+`POST /_/load` (see Server._load); a failed load prints the same lines but answers 500.
+
 Wire protocol (the gateway is the only client; both ends are ours), an HTTP/1.1 subset:
 requests carry Content-Length (chunked bodies get 501), connections are keep-alive and may be
-pipelined; `GET /_/health` reports status; `<METHOD> /call<path>[?query]` runs the handler.
+pipelined; `GET /_/health` reports status; `POST /_/load` loads a function (generic mode;
+503 `not_loaded` for calls until then); `<METHOD> /call<path>[?query]` runs the handler.
 The gateway adds `X-Call-Id` and `X-Faas-Timeout-Ms`; X-Faas-* headers are hidden from the
 handler. Every response carries Content-Length and goes out in one socket write (separate
 header and body writes hit a 40 ms Nagle/delayed-ACK stall over TCP); call responses carry
@@ -80,6 +84,7 @@ DEFAULT_FUNCTION_DIR = "/opt/faas/function"
 DEFAULT_DEPS_DIR = "/opt/faas/deps"
 DEFAULT_PORT = 8080
 DEFAULT_MAX_BODY = 6 * 1024 * 1024
+MAX_LOAD_BODY = 256 * 1024 * 1024  # a load carries a whole function's files, base64-encoded
 MAX_HEADER_BYTES = 64 * 1024
 
 _RECV_SIZE = 64 * 1024  # under glibc's mmap threshold: no mmap/munmap per read
@@ -161,6 +166,59 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def parse_load(body: bytes) -> tuple[str, str, int, dict[str, str], Any]:
+    """(function, handler, concurrency, env, files) of a /_/load body; raises ValueError."""
+    try:
+        spec = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"body is not JSON: {exc}") from None
+    if not isinstance(spec, dict):
+        raise ValueError("body must be a JSON object")
+    name, handler, env = spec.get("function"), spec.get("handler"), spec.get("env", {})
+    concurrency = spec.get("concurrency", 1)
+    if not (isinstance(name, str) and name and isinstance(handler, str) and handler):
+        raise ValueError("function and handler must be non-empty strings")
+    if type(concurrency) is not int or concurrency < 1:
+        raise ValueError("concurrency must be an int >= 1")
+    if not isinstance(env, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k and "=" not in k and "\0" not in k + v
+        for k, v in env.items()
+    ):
+        raise ValueError("env must map variable names to strings")
+    return name, handler, concurrency, env, spec.get("files", [])
+
+
+def install_files(function_dir: str, files: Any) -> None:
+    """Write a load's files ({path, mode, mtime, data}) under function_dir, keeping modes and
+    mtimes so the .pyc files compiled in the function's image stay valid. All are checked
+    before any is written: ValueError for a bad entry or unsafe path, OSError if writing fails.
+    """
+    if not isinstance(files, list):
+        raise ValueError("files must be a list")
+    root = os.path.join(os.path.abspath(function_dir), "")
+    checked = []
+    for entry in files:
+        fields: Any = entry if isinstance(entry, dict) else {}
+        path, mode, mtime, data = (fields.get(k) for k in ("path", "mode", "mtime", "data"))
+        target = os.path.normpath(root + path) if isinstance(path, str) else ""
+        # The prefix test alone would take /etc/x as root/etc/x, and a/../b inside too.
+        if not target.startswith(root) or path[0] == "/" or "\0" in path or ".." in path.split("/"):
+            raise ValueError(f"unsafe file path {path!r}")
+        if type(mode) is not int or type(mtime) not in (int, float) or not 0 <= mtime < 1e12:
+            raise ValueError(f"file {path!r} needs an int mode and a numeric mtime")
+        try:
+            content = binascii.a2b_base64(data, strict_mode=True)
+        except (ValueError, TypeError):
+            raise ValueError(f"file {path!r}: data must be base64") from None
+        checked.append((target, mode & 0o755, mtime, content))
+    for target, mode, mtime, content in checked:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as file:
+            file.write(content)
+        os.chmod(target, mode)
+        os.utime(target, (mtime, mtime))
+
+
 # --- What the handler sees -------------------------------------------------------------------
 
 
@@ -240,7 +298,7 @@ class Context:
     ) -> None:
         self.function_name = function_name
         self.call_id = call_id
-        self.cold = cold  # True on this container's first call only
+        self.cold = cold  # True on the first call since the handler was loaded
         self.timeout_ms = timeout_ms
         start = time.perf_counter() if received is None else received
         self._deadline = None if timeout_ms is None else start + timeout_ms / 1000.0
@@ -665,7 +723,8 @@ class _Conn:
 
 
 class Server:
-    """Serves one handler on a Unix socket (`socket_path`) or TCP (`port`; 0 picks one).
+    """Serves one handler on a Unix socket (`socket_path`) or TCP (`port`; 0 picks one); with
+    handler None, calls get 503 until `POST /_/load` installs one in `function_dir`.
 
     `serve_forever()` runs the loop on the calling thread; `start()` binds and runs it on a
     daemon thread; `shutdown()` (thread- and signal-safe) makes it return; `stop()` is
@@ -674,7 +733,7 @@ class Server:
 
     def __init__(
         self,
-        handler: Handler,
+        handler: Handler | None,
         *,
         socket_path: str | None = None,
         port: int | None = None,
@@ -683,6 +742,7 @@ class Server:
         concurrency: int = 1,
         max_body: int = DEFAULT_MAX_BODY,
         max_header: int = MAX_HEADER_BYTES,
+        function_dir: str = DEFAULT_FUNCTION_DIR,
     ) -> None:
         if (socket_path is None) == (port is None):
             raise ValueError("give exactly one of socket_path and port")
@@ -694,7 +754,9 @@ class Server:
         self.concurrency = max(1, concurrency)
         self.max_body = max_body
         self.max_header = max_header
+        self.function_dir = function_dir
         self.calls = 0  # calls started; only the loop thread changes it
+        self._first_call = 1  # the number of the first call since the handler was loaded
         self._selector = selectors.DefaultSelector()
         self._listener: socket.socket | None = None
         self._conns: set[_Conn] = set()
@@ -893,8 +955,10 @@ class Server:
                 return None
             request = parse_head(bytes(buf[:end]))
             del buf[: end + 4]
-            if request.length > self.max_body:
-                message = f"body of {request.length} bytes exceeds the {self.max_body}-byte limit"
+            load = request.target == b"/_/load"
+            limit = max(self.max_body, MAX_LOAD_BODY) if load else self.max_body
+            if request.length > limit:
+                message = f"body of {request.length} bytes exceeds the {limit}-byte limit"
                 raise HttpError(413, "payload_too_large", message, request.length)
             conn.request = request
         if len(buf) < request.length:
@@ -907,7 +971,8 @@ class Server:
         return request
 
     def _dispatch(self, conn: _Conn, request: Request) -> None:
-        if _call_target(request.target) is not None:
+        is_call = _call_target(request.target) is not None
+        if is_call and self.handler is not None:
             self.calls += 1
             request.number = self.calls
             if self._jobs is not None:
@@ -916,12 +981,24 @@ class Server:
             else:
                 self._send(conn, self._respond_call(request), _after(request))
             return
-        if request.target == b"/_/health":
+        loaded = self.handler is not None
+        if is_call:
+            response = error_response(503, "not_loaded", "no function loaded; POST /_/load first")
+        elif request.target == b"/_/health":
             if request.method in ("GET", "HEAD"):
-                status = {"status": "ok", "function": self.function_name, "calls": self.calls}
+                function = self.function_name if loaded else None
+                status = dict(status="ok", loaded=loaded, function=function, calls=self.calls)
                 response = 200, [("Content-Type", JSON)], json.dumps(status).encode()
             else:
                 response = error_response(405, "method_not_allowed", "use GET /_/health")
+        elif request.target == b"/_/load":
+            if request.method != "POST":
+                response = error_response(405, "method_not_allowed", "use POST /_/load")
+            elif loaded:
+                message = f"function {self.function_name!r} is already loaded"
+                response = error_response(409, "already_loaded", message)
+            else:
+                response = self._load(request.body)
         else:
             message = f"no such target {request.target.decode('latin-1')!r}; use /call/..."
             response = error_response(404, "not_found", message)
@@ -935,10 +1012,46 @@ class Server:
         event = make_event(request, *target)
         call_id = request.headers.get("x-call-id") or f"call-{request.number}"
         timeout = _timeout_ms(request.headers)
-        cold = request.number == 1
+        cold = request.number == self._first_call
         context = Context(self.function_name, call_id, cold, timeout, request.received)
+        assert self.handler is not None  # calls are dispatched only once loaded
         status, headers, body = invoke(self.handler, event, context)
         return http_response(status, headers, body, request.keep_alive, request.method == "HEAD")
+
+    def _load(self, body: bytes) -> tuple[int, HeaderList, bytes]:
+        """POST /_/load, inline: it is a generic container's first request. A bad body is a 400
+        (nothing written); a failed import a 500 with its Runtime.* code (still unloaded).
+        """
+        start = time.perf_counter()
+        try:
+            name, spec, concurrency, env, files = parse_load(body)
+            install_files(self.function_dir, files)
+            os.chdir(self.function_dir)  # as a function image's WORKDIR
+        except ValueError as exc:
+            return error_response(400, "bad_request", str(exc))
+        except OSError as exc:  # an error here must not end the loop
+            return error_response(500, "internal", f"cannot install the function: {exc}")
+        importlib.invalidate_caches()  # path finders may have cached the directory as empty
+        os.environ.update(env)  # before the import: module-level code reads its settings
+        os.environ.update(
+            FAAS_FUNCTION_NAME=name, FAAS_HANDLER=spec, FAAS_CONCURRENCY=str(concurrency)
+        )
+        if sys.path[:1] != [self.function_dir]:
+            sys.path.insert(0, self.function_dir)
+        try:
+            handler = load_handler(spec)
+        except HandlerLoadError as err:
+            report_init_error(err)
+            return error_response(500, err.code, err.message)
+        self.handler, self.function_name = handler, name
+        self._first_call = self.calls + 1
+        if self._jobs is None:  # a pool already running (FAAS_CONCURRENCY) is kept as it is
+            self.concurrency = concurrency
+            if concurrency > 1:
+                self._start_pool()
+        elapsed = round((time.perf_counter() - start) * 1000.0, 3)
+        loaded = {"status": "loaded", "function": name, "load_ms": elapsed}
+        return 200, [("Content-Type", JSON)], json.dumps(loaded).encode()
 
     # Writing
 
@@ -1084,8 +1197,9 @@ def main(argv: list[str] | None = None) -> None:
     install_log_tagging()
     _setup_path()
     spec = args[0] if args else os.environ.get("FAAS_HANDLER") or DEFAULT_HANDLER
+    generic = os.environ.get("FAAS_GENERIC") == "1"
     try:
-        handler = load_handler(spec)
+        handler = None if generic else load_handler(spec)
     except HandlerLoadError as err:
         report_init_error(err)
         sys.exit(err.exit_status)
@@ -1098,6 +1212,7 @@ def main(argv: list[str] | None = None) -> None:
         function_name=os.environ.get("FAAS_FUNCTION_NAME") or "function",
         concurrency=_env_int("FAAS_CONCURRENCY", 1, 1),
         max_body=_env_int("FAAS_MAX_BODY", DEFAULT_MAX_BODY, 0),
+        function_dir=os.environ.get("FAAS_FUNCTION_DIR") or DEFAULT_FUNCTION_DIR,
     )
     server.bind()
     import signal
@@ -1105,10 +1220,9 @@ def main(argv: list[str] | None = None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):  # docker stop, ^C: finish the step, exit
         signal.signal(signum, lambda *_: server.shutdown())
     where = server.address if socket_path else "{}:{}".format(*server.address)
-    print(
-        f"faas runtime: serving {spec} on {where} (concurrency {server.concurrency})",
-        file=sys.stderr,
-    )
+    what = "generic, waiting for /_/load" if generic else f"serving {spec}"
+    tail = "" if generic else f" (concurrency {server.concurrency})"
+    print(f"faas runtime: {what} on {where}{tail}", file=sys.stderr)
     server.serve_forever()
     sys.stdout.flush()
     sys.stderr.flush()

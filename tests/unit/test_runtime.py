@@ -669,7 +669,7 @@ def test_health_and_unknown_targets(
     client = connect(serve(echo, function_name="resize"))
     health = client.request("GET", "/_/health")
     assert health.status == 200 and health.headers["content-type"] == JSON
-    assert health.json() == {"status": "ok", "function": "resize", "calls": 0}
+    assert health.json() == {"status": "ok", "loaded": True, "function": "resize", "calls": 0}
     client.request("GET", "/call/")
     assert client.request("GET", "/_/health").json()["calls"] == 1
     assert client.request("POST", "/_/health").status == 405
