@@ -1,15 +1,19 @@
 """Function images: a build context from the function folder plus the in-container runtime.
 
 The tag is a hash of everything that goes into the image (code, requirements, runtime, base
-image id, Dockerfile), so an unchanged folder is never rebuilt. The manifest is not part of the
-image: timeouts, limits and environment are applied when a container is created, so changing
-them re-registers without a build.
+image id, Dockerfile, labels), so an unchanged folder is never rebuilt. The manifest is not
+part of the image: timeouts, limits and environment are applied when a container is created,
+so changing them re-registers without a build.
+
+The generic runtime image is the final stage without any function code: its containers load a
+function's code on their first call, for functions that need nothing but the base image.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,6 +27,7 @@ from faas.manifest import MANIFEST_FILE
 RUNTIME_SOURCE = Path(__file__).with_name("runtime.py")
 REQUIREMENTS = "requirements.txt"
 IMAGE_REPOSITORY = "faas"
+RUNTIME_REPOSITORY = f"{IMAGE_REPOSITORY}/runtime"
 _IGNORED_DIRS = {
     "__pycache__",
     ".git",
@@ -44,20 +49,35 @@ COPY requirements.txt /tmp/requirements.txt
 
 """
 
+# The final stage of both images. A function image copies the function's code and compiles it;
+# the generic runtime image (FAAS_GENERIC=1) has no code folder: a tmpfs is mounted there at run
+# time and the code arrives with its first call (`POST /_/load`). The folder must not exist in
+# the image (nor be its WORKDIR): over an existing directory Docker gives the tmpfs that
+# directory's owner and mode (root, 0755) and ignores `mode=`, so the runtime could not write.
+# Bytecode is compiled at build time (the root filesystem is read-only at run time). The runtime
+# runs from its .pyc: compiling the 1,100-line script at every start cost ~2 MiB of idle RSS.
 _FINAL_STAGE = """\
 FROM {base}
 {deps_copy}COPY runtime.py /opt/faas/runtime.py
-COPY function/ /opt/faas/function/
-# Bytecode is compiled now (the root filesystem is read-only at run time). The runtime runs
-# from its .pyc: compiling the 1,100-line script at every start cost ~2 MiB of idle RSS.
-RUN python3 -m compileall -q /opt/faas/function >/dev/null || true; \
-    python3 -c "import py_compile; py_compile.compile('/opt/faas/runtime.py', \
-    cfile='/opt/faas/runtime.pyc', doraise=True)"
-ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME=/tmp
-WORKDIR /opt/faas/function
+{function_copy}RUN {prepare_function}python3 -c "import py_compile; \
+    py_compile.compile('/opt/faas/runtime.py', cfile='/opt/faas/runtime.pyc', doraise=True)"
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME=/tmp{extra_env}
+WORKDIR {workdir}
 USER 10001:10001
 CMD ["python3", "-s", "/opt/faas/runtime.pyc"]
 """
+_FUNCTION_CODE = {
+    "function_copy": "COPY function/ /opt/faas/function/\n",
+    "prepare_function": "python3 -m compileall -q /opt/faas/function >/dev/null || true; \\\n    ",
+    "extra_env": "",
+    "workdir": "/opt/faas/function",
+}
+_NO_CODE = {
+    "function_copy": "",
+    "prepare_function": "",
+    "extra_env": " FAAS_GENERIC=1",
+    "workdir": "/tmp",  # the runtime changes into the code folder once it has loaded
+}
 
 
 class ImageBuilder(Protocol):
@@ -96,16 +116,22 @@ def build_function_image(
     if ca is not None and not ca.is_file():
         raise BuildError(f"FAAS_BUILD_CA_BUNDLE: {ca} is not a file")
     dockerfile = render_dockerfile(base_image, has_requirements, ca is not None)
-    code_hash = _hash(dockerfile, base_id or base_image, folder, files)
+    # What the image says about its contents: a generic runtime on the same base can serve it
+    # when it has no dependencies. Hashed, so images built before these labels get them.
+    content = {
+        keys.LABEL_DEPS: "true" if has_requirements else "false",
+        keys.LABEL_BASE_IMAGE: base_id or "",
+    }
+    code_hash = _hash(dockerfile, base_id or base_image, content, folder, files)
     tag = f"{IMAGE_REPOSITORY}/{name}:{code_hash[:12]}"
-    if backend.image_id(tag) is not None:
-        progress(f"{tag} is up to date (code unchanged)")
+    if _up_to_date(backend, tag, progress):
         return BuiltImage(tag, code_hash, built=False)
     context = _context(dockerfile, folder, files, ca)
     labels = {
         keys.LABEL_MANAGED: "true",
         keys.LABEL_FUNCTION: name,
         keys.LABEL_CODE_HASH: code_hash,
+        **content,
     }
     try:
         backend.build_image(context, tag, labels, progress)
@@ -119,6 +145,41 @@ def build_function_image(
     return BuiltImage(tag, code_hash, built=True)
 
 
+def build_runtime_image(
+    backend: ImageBuilder,
+    *,
+    base_image: str,
+    progress: Callable[[str], None] = lambda line: None,
+) -> BuiltImage:
+    """Build (or reuse) the generic runtime image: the base image, the runtime, no code."""
+    base_id = backend.image_id(base_image)
+    if base_id is None:
+        # Never pulled here: the base id must be known, as function images are matched on it.
+        raise BuildError(
+            f"base image {base_image} is not present locally: run `faas images bootstrap` "
+            "and set FAAS_BASE_IMAGE to the tag it prints"
+        )
+    dockerfile = render_runtime_dockerfile(base_image)
+    labels = {
+        keys.LABEL_MANAGED: "true",
+        keys.LABEL_ROLE: keys.ROLE_GENERIC,
+        keys.LABEL_BASE_IMAGE: base_id,
+    }
+    code_hash = _hash(dockerfile, base_id, labels)
+    tag = f"{RUNTIME_REPOSITORY}:{code_hash[:12]}"
+    if _up_to_date(backend, tag, progress):
+        return BuiltImage(tag, code_hash, built=False)
+    backend.build_image(_context(dockerfile), tag, labels, progress)
+    return BuiltImage(tag, code_hash, built=True)
+
+
+def _up_to_date(backend: ImageBuilder, tag: str, progress: Callable[[str], None]) -> bool:
+    if backend.image_id(tag) is None:
+        return False
+    progress(f"{tag} is up to date (code unchanged)")
+    return True
+
+
 def render_dockerfile(base_image: str, has_requirements: bool, with_ca: bool) -> str:
     deps = ""
     if has_requirements:
@@ -128,7 +189,11 @@ def render_dockerfile(base_image: str, has_requirements: bool, with_ca: bool) ->
             ca_env="PIP_CERT=/tmp/ca.pem SSL_CERT_FILE=/tmp/ca.pem " if with_ca else "",
         )
     deps_copy = "COPY --from=deps /opt/faas/deps /opt/faas/deps\n" if has_requirements else ""
-    return deps + _FINAL_STAGE.format(base=base_image, deps_copy=deps_copy)
+    return deps + _FINAL_STAGE.format(base=base_image, deps_copy=deps_copy, **_FUNCTION_CODE)
+
+
+def render_runtime_dockerfile(base_image: str) -> str:
+    return _FINAL_STAGE.format(base=base_image, deps_copy="", **_NO_CODE)
 
 
 def _function_files(folder: Path) -> Iterable[Path]:
@@ -140,9 +205,16 @@ def _function_files(folder: Path) -> Iterable[Path]:
             yield path
 
 
-def _hash(dockerfile: str, base: str, folder: Path, files: list[Path]) -> str:
+def _hash(
+    dockerfile: str,
+    base: str,
+    labels: dict[str, str],
+    folder: Path = Path(),
+    files: Iterable[Path] = (),
+) -> str:
     digest = hashlib.sha256()
-    for part in (dockerfile.encode(), base.encode(), RUNTIME_SOURCE.read_bytes()):
+    label_text = json.dumps(labels, sort_keys=True).encode()
+    for part in (dockerfile.encode(), base.encode(), label_text, RUNTIME_SOURCE.read_bytes()):
         digest.update(len(part).to_bytes(8, "big") + part)
     for path in files:
         data = path.read_bytes()
@@ -152,20 +224,28 @@ def _hash(dockerfile: str, base: str, folder: Path, files: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def _context(dockerfile: str, folder: Path, files: list[Path], ca: Path | None) -> io.BytesIO:
+def _context(
+    dockerfile: str, folder: Path | None = None, files: Iterable[Path] = (), ca: Path | None = None
+) -> io.BytesIO:
+    """The build context; without `folder`, the generic runtime's (no function code)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         _add_bytes(tar, "Dockerfile", dockerfile.encode())
         _add_bytes(tar, "runtime.py", RUNTIME_SOURCE.read_bytes())
-        for path in files:
-            arcname = f"function/{path.relative_to(folder).as_posix()}"
-            tar.add(path, arcname=arcname, recursive=False, filter=_readable)
-        if (folder / REQUIREMENTS).is_file():
-            _add_bytes(tar, REQUIREMENTS, (folder / REQUIREMENTS).read_bytes())
+        if folder is not None:
+            _add_function(tar, folder, files)
         if ca is not None:
             _add_bytes(tar, "ca.pem", ca.read_bytes())
     buffer.seek(0)
     return buffer
+
+
+def _add_function(tar: tarfile.TarFile, folder: Path, files: Iterable[Path]) -> None:
+    for path in files:
+        arcname = f"function/{path.relative_to(folder).as_posix()}"
+        tar.add(path, arcname=arcname, recursive=False, filter=_readable)
+    if (folder / REQUIREMENTS).is_file():
+        _add_bytes(tar, REQUIREMENTS, (folder / REQUIREMENTS).read_bytes())
 
 
 def _readable(info: tarfile.TarInfo) -> tarfile.TarInfo:

@@ -80,6 +80,11 @@ def _translated(action: str) -> Iterator[None]:
         ) from exc
 
 
+def _not_found(exc: DockerError) -> bool:
+    """Whether Docker answered 404 (no such container or path)."""
+    return isinstance(exc.__cause__, docker.errors.NotFound)
+
+
 class DockerBackend:
     """Images and containers through the Docker Engine API (low-level client: one call each).
 
@@ -124,12 +129,23 @@ class DockerBackend:
 
     # -- images ---------------------------------------------------------------------------
 
-    def image_id(self, ref: str) -> str | None:
+    def _inspect_image(self, ref: str) -> dict[str, Any] | None:
         try:
             with _translated(f"inspect image {ref}"):
-                return str(self._api.inspect_image(ref)["Id"])
+                return dict(self._api.inspect_image(ref))
         except FunctionInitError:
             return None
+
+    def image_id(self, ref: str) -> str | None:
+        info = self._inspect_image(ref)
+        return None if info is None else str(info["Id"])
+
+    def image_labels(self, ref: str) -> dict[str, str] | None:
+        """The image's labels ({} when it has none); None when there is no such image."""
+        info = self._inspect_image(ref)
+        if info is None:
+            return None
+        return dict((info.get("Config") or {}).get("Labels") or {})
 
     def image_exists(self, ref: str) -> bool:
         return self.image_id(ref) is not None
@@ -228,6 +244,33 @@ class DockerBackend:
             )
         return str(created["Id"])
 
+    def read_archive(self, image: str, path: str, labels: dict[str, str]) -> bytes | None:
+        """The tar of `path` in `image` (None when it has no such path).
+
+        Copied out of a container that is created, never started, and always removed: the
+        labels let a crash in between be found and cleaned up like any managed container.
+        """
+        with _translated(f"create a container of {image}"):
+            created = self._api.create_container(
+                image,
+                command=["true"],  # never runs: the container only lends its filesystem
+                labels=dict(labels),
+                network_disabled=True,
+                host_config=self._api.create_host_config(network_mode="none"),
+                use_config_proxy=False,
+            )
+        container_id = str(created["Id"])
+        try:
+            with _translated(f"read {path} from {image}"):
+                chunks, _stat = self._api.get_archive(container_id, path)
+                return b"".join(chunks)
+        except DockerError as exc:
+            if _not_found(exc):
+                return None
+            raise
+        finally:
+            self.remove(container_id)
+
     def start_container(self, container_id: str) -> None:
         with _translated("start container"):
             self._api.start(container_id)
@@ -247,7 +290,7 @@ class DockerBackend:
             with _translated("inspect container"):
                 info = self._api.inspect_container(container_id)
         except DockerError as exc:
-            if isinstance(exc.__cause__, docker.errors.NotFound):
+            if _not_found(exc):
                 return ContainerState(exists=False)
             raise
         s = info["State"]
@@ -279,10 +322,7 @@ class DockerBackend:
             with _translated("remove container"):
                 self._api.remove_container(container_id, force=True, v=True)
         except DockerError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, docker.errors.NotFound):
-                return
-            if isinstance(cause, docker.errors.APIError) and "already in progress" in str(cause):
+            if _not_found(exc) or "already in progress" in str(exc.__cause__):
                 return
             raise
 
@@ -351,6 +391,6 @@ class DockerBackend:
                         since=since,
                     )
         except DockerError as exc:
-            if isinstance(exc.__cause__, docker.errors.NotFound):
+            if _not_found(exc):
                 return
             raise

@@ -13,8 +13,15 @@ LABEL_CODE_HASH = "faas.code-hash"
 # Which stack (one Redis: one registry) a container belongs to. Several stacks can share one
 # Docker Engine; each reclaims only its own orphans.
 LABEL_STACK = "faas.stack"
+# On function images: whether the image carries its own dependencies ("true"/"false") and the
+# id of the base image it was built on. A generic runtime container (ROLE_GENERIC) built on
+# the same base can load the code of a function without dependencies on its first call.
+LABEL_DEPS = "faas.deps"
+LABEL_BASE_IMAGE = "faas.base-image"
 
 ROLE_FUNCTION = "function"
+ROLE_GENERIC = "generic"  # a pre-started runtime with no function yet (faas.function="")
+POOLED_ROLES = (ROLE_FUNCTION, ROLE_GENERIC)  # containers a gateway owns (faas.gateway)
 ROLE_REDIS = "redis"
 ROLE_GATEWAY = "gateway"
 

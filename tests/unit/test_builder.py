@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from faas.builder import build_function_image, render_dockerfile
+from faas import keys
+from faas.builder import (
+    BuiltImage,
+    build_function_image,
+    build_runtime_image,
+    render_dockerfile,
+)
 from faas.errors import BuildError
 
 
@@ -17,6 +23,7 @@ class FakeDocker:
     def __init__(self, base_id: str | None = "sha256:base") -> None:
         self.images: dict[str, str] = {} if base_id is None else {"base:1": base_id}
         self.builds: list[tuple[str, dict[str, bytes]]] = []
+        self.labels: dict[str, dict[str, str]] = {}
 
     def image_id(self, ref: str) -> str | None:
         return self.images.get(ref)
@@ -27,6 +34,7 @@ class FakeDocker:
         with tarfile.open(fileobj=context) as tar:
             files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
         self.builds.append((tag, files))
+        self.labels[tag] = labels
         self.images[tag] = "sha256:" + tag
         progress("built")
         return self.images[tag]
@@ -107,3 +115,90 @@ def test_missing_base_image_hints_at_bootstrap(folder: Path) -> None:
 
     with pytest.raises(BuildError, match="faas images bootstrap"):
         build_function_image(Failing(base_id=None), folder, "f", base_image="base:1")
+
+
+# -- labels for generic runtimes -----------------------------------------------------------
+
+
+def test_function_image_labels_say_no_deps_and_which_base(folder: Path) -> None:
+    docker = FakeDocker()
+    built = build_function_image(docker, folder, "f", base_image="base:1")
+    assert docker.labels[built.tag] == {
+        keys.LABEL_MANAGED: "true",
+        keys.LABEL_FUNCTION: "f",
+        keys.LABEL_CODE_HASH: built.code_hash,
+        keys.LABEL_DEPS: "false",
+        keys.LABEL_BASE_IMAGE: "sha256:base",
+    }
+
+
+def test_function_image_with_requirements_is_labelled_with_deps(folder: Path) -> None:
+    (folder / "requirements.txt").write_text("redis\n")
+    docker = FakeDocker()
+    built = build_function_image(docker, folder, "f", base_image="base:1")
+    assert docker.labels[built.tag][keys.LABEL_DEPS] == "true"
+
+
+def test_unknown_base_image_is_labelled_empty(folder: Path) -> None:
+    docker = FakeDocker(base_id=None)
+    built = build_function_image(docker, folder, "f", base_image="base:1")
+    assert docker.labels[built.tag][keys.LABEL_BASE_IMAGE] == ""
+
+
+# -- the generic runtime image -------------------------------------------------------------
+
+
+def test_runtime_image_has_the_runtime_and_no_function_code() -> None:
+    docker = FakeDocker()
+    built = build_runtime_image(docker, base_image="base:1")
+    assert built.built and built.tag == f"faas/runtime:{built.code_hash[:12]}"
+    ((tag, files),) = docker.builds
+    assert tag == built.tag and set(files) == {"Dockerfile", "runtime.py"}
+    assert docker.labels[tag] == {
+        keys.LABEL_MANAGED: "true",
+        keys.LABEL_ROLE: keys.ROLE_GENERIC,
+        keys.LABEL_BASE_IMAGE: "sha256:base",
+    }
+
+
+def test_runtime_dockerfile_is_the_function_final_stage_without_code() -> None:
+    docker = FakeDocker()
+    build_runtime_image(docker, base_image="base:1")
+    ((_, files),) = docker.builds
+    runtime = files["Dockerfile"].decode().splitlines()
+    function = render_dockerfile("base:1", has_requirements=False, with_ca=False).splitlines()
+    assert runtime[0] == "FROM base:1" and "COPY runtime.py /opt/faas/runtime.py" in runtime
+    assert not any("function/" in line and "COPY" in line for line in runtime)
+    (run,) = [line for line in runtime if line.startswith("RUN ")]
+    assert run.startswith("RUN python3 -c")  # no code folder: its tmpfs must create it
+    assert "cfile='/opt/faas/runtime.pyc'" in run and "compileall" not in run
+    (env,) = [line for line in runtime if line.startswith("ENV ")]
+    assert env.split()[1:] == [
+        "PYTHONUNBUFFERED=1",
+        "PYTHONDONTWRITEBYTECODE=1",
+        "HOME=/tmp",
+        "FAAS_GENERIC=1",
+    ]
+    run_as = ["USER 10001:10001", 'CMD ["python3", "-s", "/opt/faas/runtime.pyc"]']
+    assert runtime[-2:] == function[-2:] == run_as
+    assert (runtime[-3], function[-3]) == ("WORKDIR /tmp", "WORKDIR /opt/faas/function")
+
+
+def test_runtime_image_tag_is_stable_and_reused_until_the_base_changes() -> None:
+    docker = FakeDocker()
+    first = build_runtime_image(docker, base_image="base:1")
+    assert build_runtime_image(FakeDocker(), base_image="base:1").tag == first.tag
+    progress: list[str] = []
+    second = build_runtime_image(docker, base_image="base:1", progress=progress.append)
+    assert second == BuiltImage(first.tag, first.code_hash, built=False)
+    assert any("up to date" in line for line in progress) and len(docker.builds) == 1
+    docker.images["base:1"] = "sha256:newbase"
+    third = build_runtime_image(docker, base_image="base:1")
+    assert third.built and third.tag != first.tag
+
+
+def test_runtime_image_never_pulls_a_missing_base() -> None:
+    docker = FakeDocker(base_id=None)
+    with pytest.raises(BuildError, match=r"not present locally.*faas images bootstrap"):
+        build_runtime_image(docker, base_image="base:1")
+    assert docker.builds == []
