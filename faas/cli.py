@@ -194,6 +194,13 @@ def describe(ctx: Context, name: str) -> None:
     click.echo(f"network:      {'yes' if cfg['network'] else 'no'}")
     containers = ", ".join(f"{k} {v}" for k, v in r.get("containers", {}).items()) or "none"
     click.echo(f"containers:   {containers}")
+    generic = r.get("generic")
+    if generic:
+        if generic["eligible"]:
+            spares = f"cold calls load into a generic runtime ({generic['spares']} ready)"
+        else:
+            spares = f"not used: {generic['reason']}"
+        click.echo(f"generic:      {spares}")
     starts = ", ".join(f"{k} {v}" for k, v in r.get("starts", {}).items())
     click.echo(f"calls:        {r.get('calls', 0)} ({r.get('errors', 0)} errors; starts: {starts})")
     click.echo(f"version:      {r.get('version', 1)} (updated {time.ctime(r['updated_at'])})")

@@ -18,7 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from faas.containers import SOCKET_NAME, TCP_PORT, Placement, function_container
+from faas.containers import (
+    SOCKET_NAME,
+    TCP_PORT,
+    ContainerConfig,
+    Placement,
+    Shape,
+    function_container,
+    generic_container,
+)
 from faas.docker_backend import DockerBackend
 from faas.errors import (
     ConfigError,
@@ -75,17 +83,45 @@ class Containers:
 
     async def start(self, spec: FunctionSpec, image: str) -> Started:
         """Create and start a container for `spec`, return once its runtime accepts calls."""
+
+        def config(name: str, placement: Placement) -> ContainerConfig:
+            return function_container(
+                spec,
+                image,
+                container_name=name,
+                gateway_id=self.gateway_id,
+                placement=placement,
+                stack_id=self.stack_id,
+            )
+
+        return await self._launch(config, f"faas-{spec.name}", spec.network, spec)
+
+    async def start_generic(self, shape: Shape, image: str) -> Started:
+        """Create and start a generic runtime container (no function loaded yet)."""
+
+        def config(name: str, placement: Placement) -> ContainerConfig:
+            return generic_container(
+                shape,
+                image,
+                container_name=name,
+                gateway_id=self.gateway_id,
+                placement=placement,
+                stack_id=self.stack_id,
+            )
+
+        return await self._launch(config, "faas-generic", shape.network, None)
+
+    async def _launch(
+        self,
+        config: Callable[[str, Placement], ContainerConfig],
+        prefix: str,
+        network: bool,
+        spec: FunctionSpec | None,
+    ) -> Started:
         token = secrets.token_hex(6)
         socket_dir = self._socket_dir(token) if self.settings.transport == "unix" else None
-        placement = await self._placement(spec, socket_dir)
-        cfg = function_container(
-            spec,
-            image,
-            container_name=f"faas-{spec.name}-{token}",
-            gateway_id=self.gateway_id,
-            placement=placement,
-            stack_id=self.stack_id,
-        )
+        placement = await self._placement(network, socket_dir)
+        cfg = config(f"{prefix}-{token}", placement)
         t0 = time.perf_counter()
         container_id: str | None = None
         try:
@@ -177,15 +213,15 @@ class Containers:
         path.chmod(0o777)  # the function runs as an unprivileged uid and creates its socket here
         return path
 
-    async def _placement(self, spec: FunctionSpec, socket_dir: Path | None) -> Placement:
+    async def _placement(self, wants_network: bool, socket_dir: Path | None) -> Placement:
         network: str | None = None
         env: dict[str, str] = {}
-        if spec.network or socket_dir is None:
+        if wants_network or socket_dir is None:
             network = self.settings.function_network
             if not self._network_ready:
                 await self.run(self.backend.ensure_network, network)
                 self._network_ready = True
-        if spec.network:
+        if wants_network:
             if self.settings.function_gateway_url:
                 env["FAAS_GATEWAY_URL"] = self.settings.function_gateway_url
             if self.settings.function_redis_url:
@@ -205,8 +241,12 @@ class Containers:
         ip = await self.run(self.backend.container_ip, container_id, placement.network)
         return Address(host=ip, port=TCP_PORT)
 
-    async def _wait_ready(self, spec: FunctionSpec, container_id: str, address: Address) -> None:
-        """Poll until the runtime accepts a connection; it binds only after loading the handler."""
+    async def _wait_ready(
+        self, spec: FunctionSpec | None, container_id: str, address: Address
+    ) -> None:
+        """Poll until the runtime accepts a connection; it binds only after loading the handler
+        (a generic runtime, `spec` None, binds at once)."""
+        what = f"function {spec.name!r}" if spec else "a generic runtime container"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.ready_timeout
         next_check = loop.time() + _STATE_CHECK_INTERVAL
@@ -217,10 +257,12 @@ class Containers:
                 next_check = now + _STATE_CHECK_INTERVAL
                 state = await self.run(self.backend.state, container_id)
                 if not state.running:
+                    if spec is None:
+                        raise FunctionCrashed(f"{what} exited while starting")
                     raise await self.diagnose(spec, container_id)
             if now >= deadline:
                 raise FunctionInitError(
-                    f"function {spec.name!r} did not become ready within "
+                    f"{what} did not become ready within "
                     f"{self.settings.ready_timeout:g}s: raise FAAS_READY_TIMEOUT if its "
                     "initialisation is slow, or check `faas logs`"
                 )

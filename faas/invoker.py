@@ -26,6 +26,7 @@ from faas.errors import (
     FunctionTimeout,
     Unavailable,
 )
+from faas.generic_pool import GenericPool
 from faas.instances import Containers
 from faas.metrics import Metrics
 from faas.pool import (
@@ -90,6 +91,7 @@ class Invoker:
         settings: Settings,
         *,
         metrics: Metrics | None = None,
+        generic: GenericPool | None = None,
         archive_logs: Callable[[str, list[str]], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -97,6 +99,7 @@ class Invoker:
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.recent = RecentCalls(settings.recent_calls)
+        self.generic = generic
         self.clock = clock
         self._archive_logs = archive_logs
         self._pools: dict[str, FunctionPool] = {}
@@ -117,6 +120,8 @@ class Invoker:
         for pool in self.pools:
             for instance in pool:
                 self.discard(pool, instance)
+        if self.generic is not None:
+            await self.generic.close()
         await self.settle()
 
     # -- registration ---------------------------------------------------------------------
@@ -266,6 +271,12 @@ class Invoker:
                 if waited:
                     timings["queue"] = waited * 1e3
                 self._check_backoff(pool)
+                if not force_cold and self.generic is not None:
+                    kinds.append(StartKind.PREWARM)  # attributed even if the load fails
+                    specialised = await self._specialise(pool, self.generic, timings)
+                    kinds.pop()
+                    if specialised is not None:
+                        return specialised, StartKind.PREWARM
                 self._make_room(pool)
                 kinds.append(StartKind.COLD)  # attributed even if the start fails
                 instance = await self.start_instance(pool, timings)
@@ -303,8 +314,15 @@ class Invoker:
             )
 
     def _make_room(self, pool: FunctionPool) -> None:
-        """Keep the sum of memory limits within FAAS_MEMORY_BUDGET, evicting idle LRU containers."""
-        victims = choose_victims(self.pools, pool.spec.memory, self.settings.memory_budget)
+        """Keep the sum of memory limits within FAAS_MEMORY_BUDGET, evicting idle LRU containers.
+
+        Generic spares give way first: losing one costs a later call ~200 ms at most.
+        """
+        budget = self.settings.memory_budget
+        if self.generic is not None:
+            self.generic.shrink(self.memory_in_use() + pool.spec.memory - budget)
+            budget -= self.generic.memory_in_use()
+        victims = choose_victims(self.pools, pool.spec.memory, budget)
         if victims is None:
             raise Unavailable(
                 f"no room for another {pool.spec.memory // 2**20}Mi container of "
@@ -316,6 +334,14 @@ class Invoker:
             if owner is not None:
                 log.info("evicting an idle %s container to make room", victim.function)
                 self.discard(owner, victim)
+
+    def memory_in_use(self) -> int:
+        """The sum of the memory limits of every live container, spares included."""
+        spares = self.generic.memory_in_use() if self.generic is not None else 0
+        return spares + sum(pool.memory_in_use() for pool in self.pools)
+
+    def has_room(self, memory: int) -> bool:
+        return self.memory_in_use() + memory <= self.settings.memory_budget
 
     async def start_instance(
         self, pool: FunctionPool, timings: dict[str, float], *, prewarm: bool = False
@@ -344,6 +370,39 @@ class Invoker:
             pool.ready(instance, self.clock())
         if not prewarm:
             pool.acquire(instance)
+        return instance
+
+    async def _specialise(
+        self, pool: FunctionPool, generic: GenericPool, timings: dict[str, float]
+    ) -> Instance | None:
+        """Turn a spare generic runtime into a container of `pool`'s function, acquired for
+        the caller; None when there is no spare (or it was lost): start one cold instead."""
+        taken = generic.take(pool.spec, pool.image)
+        if taken is None:
+            return None
+        started, files = taken
+        instance = pool.reserve(self.clock(), prewarmed=True)
+        instance.container_id = started.container_id
+        channel = Channel(started.address)
+        instance.endpoint = (channel, started.socket_dir)
+        try:
+            timings["load"] = await generic.specialise(channel, pool.spec, files)
+        except FunctionInitError as exc:
+            self.discard(pool, instance)
+            pool.init_failed(self.clock(), exc, self.settings.init_backoff, INIT_BACKOFF_MAX)
+            raise
+        except FaasError as exc:
+            log.info("%s: a generic runtime failed (%s); starting cold", pool.spec.name, exc)
+            self.discard(pool, instance)
+            return None
+        except BaseException:
+            self.discard(pool, instance)
+            raise
+        pool.init_ok()
+        if instance.state is State.DEAD:  # removed (function deleted) while it was loading
+            raise FunctionFailed(f"function {pool.spec.name!r} was removed while starting")
+        pool.ready(instance, self.clock())
+        pool.acquire(instance)
         return instance
 
     async def _resume(
@@ -493,6 +552,11 @@ class Invoker:
             "calls": stats.calls,
             "errors": stats.errors,
             "starts": dict(stats.starts),
+            "generic": (
+                self.generic.describe(pool.spec, pool.image)
+                if self.generic is not None and pool is not None
+                else None
+            ),
         }
 
 

@@ -72,6 +72,8 @@ class Maintenance:
                 continue
             for _ in range(pool.deficit()):
                 invoker.spawn(self._prestart_one(pool))
+        if invoker.generic is not None:
+            invoker.generic.maintain(invoker.pools, invoker.has_room)
 
     async def prestart(self, pool: FunctionPool, count: int) -> int:
         """Start `count` containers ahead of demand; returns how many are ready."""
@@ -111,10 +113,12 @@ class Maintenance:
         containers = self.invoker.containers
         if not containers.stack_id:
             return 0  # which containers are ours is unknown until Redis answers
-        selector = {keys.LABEL_ROLE: keys.ROLE_FUNCTION, keys.LABEL_STACK: containers.stack_id}
+        selector = {keys.LABEL_STACK: containers.stack_id}
         found = await containers.run(containers.backend.list_managed, selector)
         removed = 0
         for container in found:
+            if container.labels.get(keys.LABEL_ROLE) not in keys.POOLED_ROLES:
+                continue
             owner = container.labels.get(keys.LABEL_GATEWAY, "")
             if owner == containers.gateway_id:
                 continue  # ours: the pool tracks it
@@ -159,6 +163,8 @@ class Maintenance:
                 self._loop.call_soon_threadsafe(fn, *args)
 
     def _on_exit(self, container_id: str, action: str) -> None:
+        if self.invoker.generic is not None:
+            self.invoker.generic.drop(container_id)
         found = self.invoker.instance_by_container(container_id)
         if found is None:
             return
@@ -175,6 +181,14 @@ class Maintenance:
     async def _recheck_all(self) -> None:
         """After an outage: drop every container Docker no longer runs."""
         containers = self.invoker.containers
+        generic = self.invoker.generic
+        for container_id in generic.spare_ids() if generic is not None else ():
+            try:
+                state = await containers.run(containers.backend.state, container_id)
+            except FaasError:
+                return
+            if not state.running and generic is not None:
+                generic.drop(container_id)
         for pool in self.invoker.pools:
             for instance in list(pool.instances):
                 if instance.container_id is None or instance.inflight:

@@ -70,6 +70,8 @@ class Settings:
     )
     init_backoff: float = field(default=1.0, metadata={"env": "FAAS_INIT_BACKOFF"})
     recent_calls: int = field(default=10_000, metadata={"env": "FAAS_RECENT_CALLS"})
+    # Generic runtime containers kept ready per container shape (faas.generic_pool); 0: none.
+    generic_pool: int = field(default=2, metadata={"env": "FAAS_GENERIC_POOL"})
     # Function folders a gateway builds and registers at start (compose: no CLI, no socket).
     deploy: tuple[Path, ...] = field(default=(), metadata={"env": "FAAS_DEPLOY"})
     # Async calls, triggers and callbacks (see faas.queue).
@@ -97,6 +99,8 @@ class Settings:
             raise ConfigError(f"FAAS_PORT must be a TCP port (1-65535), got {self.port}")
         if self.ready_timeout <= 0:
             raise ConfigError("FAAS_READY_TIMEOUT must be positive")
+        if self.generic_pool < 0:
+            raise ConfigError("FAAS_GENERIC_POOL must not be negative (0 turns it off)")
         if self.async_max_attempts < 1:
             raise ConfigError("FAAS_ASYNC_MAX_ATTEMPTS must be at least 1")
         if self.async_visibility_timeout < 1:
@@ -125,6 +129,7 @@ class Settings:
             "memory_budget": parse_size,
             "init_backoff": parse_duration,
             "recent_calls": int,
+            "generic_pool": int,
             "deploy": lambda v: tuple(Path(p.strip()) for p in v.split(",") if p.strip()),
             "async_workers": int,
             "async_per_function": int,

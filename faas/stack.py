@@ -227,16 +227,17 @@ class Stack:
             pidfile.unlink(missing_ok=True)
 
     def _remove_orphans(self) -> None:
-        """This stack's function containers whose gateway is gone (killed) are removed too."""
+        """This stack's function (and generic) containers whose gateway is gone are removed."""
         stack_id, alive = asyncio.run(_stack_and_live_gateways(self.settings.redis_url))
         if not stack_id:
             return  # Redis does not answer: which containers are ours is unknown
-        selector = {keys.LABEL_ROLE: keys.ROLE_FUNCTION, keys.LABEL_STACK: stack_id}
         try:
-            found = self.backend.list_managed(selector)
+            found = self.backend.list_managed({keys.LABEL_STACK: stack_id})
         except FaasError:
             return
         for container in found:
+            if container.labels.get(keys.LABEL_ROLE) not in keys.POOLED_ROLES:
+                continue
             owner = container.labels.get(keys.LABEL_GATEWAY, "")
             if owner not in alive:
                 self.backend.remove(container.id)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from faas.catalog import Catalog
 from faas.deployer import build_folder
 from faas.docker_backend import DockerBackend
 from faas.errors import FaasError, Unavailable
+from faas.generic_pool import GenericPool
 from faas.instances import Containers
 from faas.invoker import Invoker
 from faas.maintenance import Maintenance
@@ -46,7 +48,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         redis = connect(settings.redis_url)
         registry = Registry(redis)
         containers = Containers(backend, settings, gateway_id)
-        invoker = Invoker(containers, settings, archive_logs=registry.archive_logs)
+        generic = GenericPool(containers, settings, time.monotonic)
+        invoker = Invoker(containers, settings, generic=generic, archive_logs=registry.archive_logs)
         maintenance = Maintenance(invoker)
         catalog = Catalog(registry)
         await _start(registry, invoker, maintenance, catalog, gateway_id)

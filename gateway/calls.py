@@ -20,7 +20,7 @@ from gateway.asgi import error_response, header, read_body, respond
 
 PREFIX = "/function/"
 _STRIPPED = frozenset((b"content-length", b"connection", b"keep-alive", b"transfer-encoding"))
-_TIMING_ORDER = ("queue", "create", "start", "ready", "handler", "total")
+_TIMING_ORDER = ("queue", "create", "start", "ready", "load", "handler", "total")
 
 
 class FunctionCalls:

@@ -163,6 +163,9 @@ class Gateway:
             "FAAS_REDIS_URL": redis_url,
             "FAAS_HOME": str(home),
             "FAAS_SOCKET_DIR": str(socket_dir),
+            # Pool tests count cold starts and containers per function; the generic pool,
+            # on by default, is tested on its own (tests/integration/test_generic.py).
+            "FAAS_GENERIC_POOL": "0",
             **extra_env,
         }
         self.process: subprocess.Popen[bytes] | None = None

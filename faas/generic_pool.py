@@ -1,0 +1,282 @@
+"""Generic runtime containers: started ahead of demand, specialised into a function on its call.
+
+A function without dependencies of its own needs nothing from its image but its code. Rather
+than create and start a container for its cold call (~200 ms here), the invoker takes a
+running generic runtime of the same shape (limits, network) and sends it the code with
+`POST /_/load` (a few ms). The call is then served as `prewarm`, with a `load` phase in
+Server-Timing. This is OpenWhisk's stem-cell pool and Fission's pool manager on one host.
+
+The code comes out of the function's image once (`/opt/faas/function`, with the bytecode
+compiled at build time) and is kept in memory per image. Functions with requirements.txt, or
+built on another base image, are started cold as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from faas import keys
+from faas.builder import build_runtime_image
+from faas.code_bundle import CodeFile, CodeTooLarge, files_from_tar, ineligible_reason, load_request
+from faas.containers import FUNCTION_DIR, Shape, function_env
+from faas.errors import FaasError, FunctionCrashed, FunctionInitError
+from faas.instances import Containers, Started
+from faas.manifest import FunctionSpec
+from faas.pool import FunctionPool
+from faas.settings import Settings
+from faas.transport import Channel, ConnectFailed, ConnectionLost
+
+log = logging.getLogger(__name__)
+
+START_RETRY = 10.0  # seconds before trying again after a spare failed to start
+
+
+@dataclass
+class Spare:
+    shape: Shape
+    started: Started
+
+
+class GenericPool:
+    """The generic runtime containers of one gateway, `settings.generic_pool` per shape."""
+
+    def __init__(
+        self, containers: Containers, settings: Settings, clock: Callable[[], float]
+    ) -> None:
+        self.containers = containers
+        self.settings = settings
+        self.clock = clock
+        self.size = settings.generic_pool
+        self.image: str | None = None
+        self.base_id = ""
+        self.status = "off (FAAS_GENERIC_POOL=0)" if self.size == 0 else "preparing"
+        self._spares: list[Spare] = []
+        self._starting: dict[Shape, int] = {}
+        self._code: dict[str, list[CodeFile] | str] = {}  # image -> its code, or why not
+        self._tasks: set[asyncio.Future[None]] = set()
+        self._retry_at = 0.0
+        self._closed = False
+
+    # -- set-up ---------------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Build (or find) the generic runtime image; until then no spares are started."""
+        if self.size == 0:
+            return
+        backend = self.containers.backend
+        self._retry_at = self.clock() + START_RETRY  # also keeps `maintain` from re-entering
+        try:
+            base_id = await self.containers.run(backend.image_id, self.settings.base_image)
+            if base_id is None:
+                self.status = (
+                    f"off: base image {self.settings.base_image} is not present locally "
+                    "(FAAS_BASE_IMAGE)"
+                )
+                return
+            built = await self.containers.run(
+                lambda: build_runtime_image(backend, base_image=self.settings.base_image)
+            )
+        except FaasError as exc:
+            self.status = f"off: {exc.message}"
+            log.warning("generic runtime pool is off: %s", exc.message)
+            return
+        self.image, self.base_id, self.status = built.tag, base_id, "on"
+
+    # -- policy (called once a second by faas.maintenance) --------------------------------
+
+    def maintain(self, pools: Iterable[FunctionPool], room: Callable[[int], bool]) -> None:
+        """Learn new functions' code; keep `size` spares of every shape an eligible one needs.
+
+        `room(bytes)` says whether the memory budget has room for another container.
+        """
+        if self._closed:
+            return
+        if self.image is None:
+            if self.size and self.clock() >= self._retry_at:
+                self._spawn(self.prepare())
+            return
+        if not self.containers.stack_id:
+            return  # spares carry the stack's label, known once Redis answers
+        wanted: set[Shape] = set()
+        pools = list(pools)
+        images = {pool.image for pool in pools}
+        for image in [i for i in self._code if i not in images]:
+            del self._code[image]  # redeployed or removed
+        for pool in pools:
+            code = self._code.get(pool.image)
+            if code is None:
+                self._code[pool.image] = "being read from its image"
+                self._spawn(self._read_code(pool.image))
+            elif isinstance(code, list):
+                wanted.add(Shape.of(pool.spec))
+        for spare in [s for s in self._spares if s.shape not in wanted]:
+            self._remove(spare)
+        if self.clock() < self._retry_at:
+            return
+        for shape in wanted:
+            missing = self.size - self.count(shape) - self._starting.get(shape, 0)
+            for _ in range(missing):
+                if not room(shape.memory):
+                    return
+                self._starting[shape] = self._starting.get(shape, 0) + 1
+                self._spawn(self._start(shape))
+
+    def take(self, spec: FunctionSpec, image: str) -> tuple[Started, list[CodeFile]] | None:
+        """A spare that can become `spec` (newest first), with the code to load; None if none."""
+        code = self._code.get(image)
+        if not isinstance(code, list):
+            return None
+        shape = Shape.of(spec)
+        for index in range(len(self._spares) - 1, -1, -1):
+            if self._spares[index].shape == shape:
+                return self._spares.pop(index).started, code
+        return None
+
+    async def specialise(
+        self, channel: Channel, spec: FunctionSpec, files: list[CodeFile]
+    ) -> float:
+        """Load `spec`'s code into a taken spare; returns the load time in milliseconds."""
+        request = load_request(
+            function=spec.name,
+            handler=spec.handler,
+            concurrency=spec.concurrency,
+            env=function_env(spec),
+            files=files,
+        )
+        try:
+            response = await channel.request(request, self.settings.ready_timeout)
+        except TimeoutError:
+            raise FunctionInitError(
+                f"function {spec.name!r} did not load within {self.settings.ready_timeout:g}s: "
+                "raise FAAS_READY_TIMEOUT if its initialisation is slow"
+            ) from None
+        except (ConnectFailed, ConnectionLost) as exc:
+            raise FunctionCrashed(f"a generic runtime container was lost: {exc}") from None
+        answer = _json(response.body)
+        if response.status == 200:
+            load_ms = answer.get("load_ms")
+            return float(load_ms) if isinstance(load_ms, int | float) else 0.0
+        error = answer.get("error")
+        error = error if isinstance(error, dict) else {}
+        code, message = error.get("code", "unknown"), error.get("message", "")
+        if str(code).startswith("Runtime."):
+            raise FunctionInitError(f"function {spec.name!r} failed to start: {code}: {message}")
+        raise FunctionCrashed(f"a generic runtime refused to load {spec.name!r}: {code}: {message}")
+
+    # -- memory ---------------------------------------------------------------------------
+
+    def memory_in_use(self) -> int:
+        starting = sum(shape.memory * n for shape, n in self._starting.items())
+        return starting + sum(spare.shape.memory for spare in self._spares)
+
+    def shrink(self, needed: int) -> None:
+        """Remove spares (oldest first) until `needed` bytes are freed or none is left."""
+        while needed > 0 and self._spares:
+            spare = self._spares[0]
+            needed -= spare.shape.memory
+            self._remove(spare)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def count(self, shape: Shape) -> int:
+        return sum(1 for spare in self._spares if spare.shape == shape)
+
+    def spare_ids(self) -> list[str]:
+        return [spare.started.container_id for spare in self._spares]
+
+    def drop(self, container_id: str) -> None:
+        """A spare Docker says has died: never hand it out."""
+        for spare in [s for s in self._spares if s.started.container_id == container_id]:
+            self._remove(spare)
+
+    def describe(self, spec: FunctionSpec, image: str) -> dict[str, object]:
+        code = self._code.get(image)
+        reason = None if isinstance(code, list) else (code or "not checked yet")
+        if self.image is None:
+            reason = self.status
+        return {
+            "eligible": reason is None,
+            "reason": reason,
+            "spares": self.count(Shape.of(spec)),
+        }
+
+    async def close(self) -> None:
+        self._closed = True
+        for spare in list(self._spares):
+            self._remove(spare)
+        await self.settle()
+
+    async def settle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- internals ------------------------------------------------------------------------
+
+    async def _start(self, shape: Shape) -> None:
+        assert self.image is not None
+        try:
+            started = await self.containers.start_generic(shape, self.image)
+        except FaasError as exc:
+            self._retry_at = self.clock() + START_RETRY
+            log.warning("could not start a generic runtime container: %s", exc.message)
+            return
+        finally:
+            self._starting[shape] -= 1
+        spare = Spare(shape, started)
+        self._spares.append(spare)
+        if self._closed:  # the gateway stopped while it was starting
+            self._remove(spare)
+
+    async def _read_code(self, image: str) -> None:
+        backend = self.containers.backend
+        labels = {
+            keys.LABEL_MANAGED: "true",
+            keys.LABEL_ROLE: keys.ROLE_GENERIC,
+            keys.LABEL_GATEWAY: self.containers.gateway_id,
+            keys.LABEL_STACK: self.containers.stack_id,
+        }
+        try:
+            image_labels = await self.containers.run(backend.image_labels, image)
+            reason = ineligible_reason(image_labels, self.base_id)
+            if reason is not None:
+                self._code[image] = reason
+                return
+            tar = await self.containers.run(backend.read_archive, image, str(FUNCTION_DIR), labels)
+            if tar is None:
+                self._code[image] = f"no code at {FUNCTION_DIR} in its image"
+                return
+            self._code[image] = files_from_tar(tar)
+        except CodeTooLarge as exc:
+            self._code[image] = f"code too large for a generic runtime ({exc})"
+        except (FaasError, ValueError) as exc:
+            self._code.pop(image, None)  # try again at a later tick
+            log.warning("could not read the code of %s: %s", image, exc)
+
+    def _remove(self, spare: Spare) -> None:
+        if spare in self._spares:
+            self._spares.remove(spare)
+        self._spawn(self._remove_container(spare.started))
+
+    async def _remove_container(self, started: Started) -> None:
+        try:
+            await self.containers.remove(started.container_id, started.socket_dir)
+        except FaasError as exc:  # the reconcile at next start removes it
+            log.warning("could not remove generic container %s: %s", started.container_id, exc)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task: asyncio.Future[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _json(body: bytes) -> dict[str, object]:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
