@@ -7,7 +7,10 @@
 #
 # It starts its own stack (own FAAS_HOME, gateway and Redis ports, so a stack you already run
 # is left alone), deploys benchmarks/functions/noop, runs `faas bench`, stops the stack, and
-# writes everything to benchmarks/results/<time>/ (gitignored):
+# writes everything to benchmarks/results/<time>/ (gitignored). Its gateway keeps the generic
+# runtime pool on (BENCH_GENERIC_POOL spares per container shape, default 2, whatever
+# FAAS_GENERIC_POOL says), so the generic mode measures W5 on noop; BENCH_GENERIC_POOL=0 turns it
+# off and W5 falls back to the own-image prewarm. Output:
 #   results.json  report.md  chart.png  chart.html  traces/*.csv  replay-*.txt
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,6 +34,8 @@ else
 fi
 export FAAS_GATEWAY=${BENCH_GATEWAY:-http://127.0.0.1:8091}
 export FAAS_REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:16391/0}
+# `faas up` starts the gateway with this environment: the generic mode (W5) needs its spares.
+export FAAS_GENERIC_POOL=${BENCH_GENERIC_POOL:-2}
 if [ -z "${FAAS_BASE_IMAGE:-}" ] && docker image inspect faas-python:bookworm >/dev/null 2>&1; then
     export FAAS_BASE_IMAGE=faas-python:bookworm  # built by `faas images bootstrap`
 fi

@@ -213,18 +213,40 @@ def _w4(r: BenchResult) -> Check:
 
 
 def _w5(r: BenchResult) -> Check:
-    goal = "pre-started container's first call: p50 ≤ 0.15 x B p50"
-    pre, base = _summary(r, "prewarm"), _summary(r, "sdk")
-    if not pre or not base:
-        return _na("W5", goal, "needs the prewarm mode and the bare-SDK baseline")
-    ratio = pre.p50 / base.p50
+    """W5 is the generic runtime's first call (code loaded on demand) against B. The own-image
+    prewarm (code already in its image) is reported alongside; it gives the verdict only when
+    the generic mode was not measured, and the detail says so."""
+    goal = "pre-started container's first call (code loaded on demand): p50 ≤ 0.15 x B p50"
+    generic, own, base = _summary(r, "generic"), _summary(r, "prewarm"), _summary(r, "sdk")
+    if not base or not (generic or own):
+        return _na("W5", goal, "needs the generic (or prewarm) mode and the bare-SDK baseline")
+    own_text = (
+        f"own image, code preloaded: p50 {ms(own.p50)} ({own.p50 / base.p50:.3f}x)" if own else ""
+    )
+    if generic:
+        ratio = generic.p50 / base.p50
+        return Check(
+            "W5",
+            goal,
+            f"p50 {ms(generic.p50)}, p95 {ms(generic.p95)} (generic runtime, n = {generic.n})",
+            f"B p50 {ms(base.p50)}",
+            _verdict(ratio <= 0.15),
+            "; ".join(t for t in (f"{ratio:.3f}x", own_text) if t),
+        )
+    assert own is not None
+    series = r.series.get("generic")
+    why = (
+        f"generic mode not available ({series.unavailable})"
+        if series is not None and series.unavailable is not None
+        else "generic mode not measured"
+    )
     return Check(
         "W5",
         goal,
-        f"p50 {ms(pre.p50)}",
+        f"p50 {ms(own.p50)} (own image, code preloaded)",
         f"B p50 {ms(base.p50)}",
-        _verdict(ratio <= 0.15),
-        f"{ratio:.3f}x",
+        _verdict(own.p50 / base.p50 <= 0.15),
+        f"{own.p50 / base.p50:.3f}x; {why}: verdict from the own-image prewarm",
     )
 
 

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 GROUPS = (
     ("cold", "cold start"),
-    ("prewarm", "pre-started"),
+    ("prewarm", "pre-started (own image, code preloaded)"),
+    ("generic", "generic runtime (code loaded on call)"),
     ("paused", "paused → resumed"),
     ("warm", "warm, 1 connection"),
     ("burst", "burst from zero (until all answered)"),
@@ -31,6 +32,7 @@ GROUPS = (
 COLORS = {
     "cold": "#d62728",
     "prewarm": "#ff7f0e",
+    "generic": "#17becf",
     "paused": "#9467bd",
     "warm": "#2ca02c",
     "burst": "#8c564b",

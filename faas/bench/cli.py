@@ -87,7 +87,7 @@ def _payload(value: str) -> bytes:
     default=10,
     show_default=True,
     type=click.IntRange(1),
-    help="Calls per round on each start path (cold, prewarm, paused) and its baselines.",
+    help="Calls per round on each start path (cold, prewarm, generic, paused) and its baselines.",
 )
 @click.option(
     "--warm-calls",

@@ -7,7 +7,9 @@ the start kind the gateway reports.
 
 Pool control (`POST /system/function/{name}/pool`) may be missing from an older gateway: it
 answers 404 "no route" or 405, which becomes `NotAvailable` so a mode that needs it is
-skipped with a line that says why, instead of failing the run.
+skipped with a line that says why, instead of failing the run. So does a gateway without a
+generic runtime pool (no `generic` in the function's description, or the pool off), and a
+function that cannot use one (its own dependencies, another base image).
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from faas.bench.results import Series
 from faas.bench.timing import CallTiming
 from faas.bench.wire import Connection, Reply, address_from_url, request_bytes
 from faas.client import GatewayClient, error_from
+
+# What `generic.reason` says while the gateway is still getting ready to answer (its runtime
+# image being built, the function's code not read yet): wait. Any other reason is final.
+GENERIC_PENDING = ("preparing", "not checked yet", "being read from its image")
 
 
 class NotAvailable(Exception):
@@ -52,6 +58,12 @@ class Control:
 
     def instances(self) -> list[dict[str, Any]]:
         return list(self.describe().get("instances") or [])
+
+    def generic(self) -> dict[str, Any] | None:
+        """The function's generic runtime status (`eligible`, `reason`, `spares`); None when
+        the gateway has no generic runtime pool."""
+        value = self.describe().get("generic")
+        return dict(value) if isinstance(value, dict) else None
 
     def pool(self, action: str, **extra: Any) -> dict[str, Any]:
         if self.missing is not None:
@@ -108,6 +120,35 @@ class Target:
             raise RuntimeError("no ready container after a call (is it paused or draining?)")
         return max(ready, key=lambda i: int(i.get("calls") or 0))
 
+    def wait_for_spare(self, timeout: float = 60.0, interval: float = 0.02) -> None:
+        """Wait until a generic runtime container is ready to take the function's next call.
+
+        NotAvailable when the gateway has no generic runtime pool or the function cannot use
+        one (with the gateway's reason); RuntimeError when none is ready within `timeout` s.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            generic = self.control.generic()
+            if generic is None:
+                raise NotAvailable(
+                    f"this gateway has no generic runtime pool (GET /system/function/{self.name} "
+                    'has no "generic"): update the gateway'
+                )
+            eligible = bool(generic.get("eligible"))
+            reason = str(generic.get("reason") or "")
+            if eligible and int(generic.get("spares") or 0) >= 1:
+                return
+            if not eligible and not reason.startswith(GENERIC_PENDING):
+                raise NotAvailable(
+                    f"no generic runtime for {self.name!r}: {reason or 'not eligible'}"
+                )
+            if time.monotonic() >= deadline:
+                waiting = f"still {reason!r}" if not eligible else "no spare container"
+                raise RuntimeError(
+                    f"no generic runtime container ready within {timeout:g}s ({waiting})"
+                )
+            time.sleep(interval)
+
     def settle(self, timeout: float = 60.0) -> None:
         """Wait until no container of the function is still being created."""
         deadline = time.monotonic() + timeout
@@ -126,8 +167,15 @@ class Target:
         self.control.close()
 
 
-def record(series: Series, reply: Reply) -> None:
-    """File a gateway reply: a sample, a dropped sample of the wrong start kind, or an error."""
+def record(
+    series: Series, reply: Reply, *, phase: str | None = None, without: str | None = None
+) -> None:
+    """File a gateway reply: a sample, a dropped sample of the wrong start kind, or an error.
+
+    A reply of the right start kind whose Server-Timing lacks `phase`, or has `without`, is of
+    the wrong kind too: a generic runtime's first call has a `load` phase, the first call of a
+    pre-started container of the function's own image has none.
+    """
     if "x-faas-start" not in reply.headers:
         series.error(describe_error(reply))
         return
@@ -137,6 +185,12 @@ def record(series: Series, reply: Reply) -> None:
         return
     if series.expect is not None and timing.start != series.expect:
         series.drop(timing.start)
+        return
+    if phase is not None and phase not in timing.phases:
+        series.drop(f"{timing.start} without {phase}")
+        return
+    if without is not None and without in timing.phases:
+        series.drop(f"{timing.start} with {without}")
         return
     series.add(reply.elapsed_ms, dict(timing.phases))
 

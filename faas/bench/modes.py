@@ -2,8 +2,9 @@
 
 A `Session` holds what the measurements share: the function behind the gateway (`Target`),
 the bare containers of its image (`Baselines`), and the series being filled. Gateway modes go
-through the pool control endpoint to set up each sample (drain, prestart, pause) and keep only
-replies of the expected start kind; baseline rounds do the same work without the gateway.
+through the pool control endpoint to set up each sample (drain, prestart, pause, wait for a
+generic runtime) and keep only replies of the expected start kind; baseline rounds do the same
+work without the gateway.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from faas.docker_backend import DockerBackend
 from faas.manifest import FunctionSpec
 
 WARMUP_CALLS = 20
+SPARE_TIMEOUT = 60.0  # seconds to wait for a generic runtime container (image build at start)
+SPARE_POLL = 0.02
 LOAD_WARMUP_SECONDS = 1.0
 LOAD_WARMUP_RUNS = 5
 
@@ -34,7 +37,7 @@ class Options:
     modes: tuple[str, ...] = MODES
     baselines: bool = True
     rounds: int = 3
-    calls: int = 10  # per round: cold, prewarm, paused and their baselines
+    calls: int = 10  # per round: cold, prewarm, generic, paused and their baselines
     warm_calls: int = 500  # per round: warm sequential and direct
     concurrency: int = 32
     duration: float = 5.0  # seconds per round and target: concurrent
@@ -119,6 +122,13 @@ class Session:
     def prewarm_call(self) -> Reply:
         self.target.control.drain()
         self.target.control.prestart(1)
+        return self.target.call()
+
+    def generic_call(self) -> Reply:
+        """A generic runtime container's first call: drain, wait for a spare, call (not forced
+        cold, so the gateway loads the function's code into the spare)."""
+        self.target.control.drain()
+        self.target.wait_for_spare(SPARE_TIMEOUT, SPARE_POLL)
         return self.target.call()
 
     def paused_call(self) -> Reply:
@@ -223,12 +233,14 @@ class Session:
         target = self.throughput["concurrent"]
         o = self.options
         url = f"{self.target.url}{self.target.target}"
-        # Grow the pool to what this load needs: warm up until a run starts no container.
+        # Grow the pool to what this load needs: warm up until a run starts no container (cold,
+        # or loaded into a generic runtime: prewarm).
         for _ in range(LOAD_WARMUP_RUNS):
             before = self.target.starts()
             self._load(url, LOAD_WARMUP_SECONDS)
             self.target.settle()
-            if self.target.starts().get("cold", 0) == before.get("cold", 0):
+            after = self.target.starts()
+            if all(after.get(k, 0) == before.get(k, 0) for k in ("cold", "prewarm")):
                 break
         before = self.target.starts()
         run = self._load(url, o.duration)

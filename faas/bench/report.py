@@ -26,7 +26,7 @@ from faas.bench.analysis import (
 from faas.bench.environment import header_lines
 from faas.bench.results import FAAS, BenchResult, Series
 
-PHASES = ("queue", "create", "start", "ready", "handler", "total")
+PHASES = ("queue", "create", "start", "ready", "load", "handler", "total")
 BASE_PARTS = ("create", "start", "ready", "call", "remove", "unpause", "first")
 
 

@@ -16,7 +16,7 @@ from faas.units import parse_size
 SCHEMA = 1
 
 # The ways a call is measured (see faas.bench.runner); also the groups of the report.
-MODES = ("cold", "prewarm", "paused", "warm", "concurrent", "burst")
+MODES = ("cold", "prewarm", "generic", "paused", "warm", "concurrent", "burst")
 
 FAAS = "faas"  # series measured through the gateway
 BASELINE = "baseline"  # series measured without it, in the same run
@@ -27,7 +27,7 @@ class Series:
     """Per-call latencies (ms) of one way of serving a call, over every round.
 
     `parts` holds per-call components with the same unit: the gateway's Server-Timing phases
-    (queue, create, start, ready, handler, total) for gateway series, or a baseline's own
+    (queue, create, start, ready, load, handler, total) for gateway series, or a baseline's own
     steps (create, start, ready, call, remove). Samples of the wrong start kind are not kept;
     `dropped` counts them by the kind the gateway reported.
     """

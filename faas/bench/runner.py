@@ -7,6 +7,8 @@ its baselines measured in the same run:
   (same image and config, Unix socket), the bare SDK in bridge mode with a published port,
   and `docker run` per call.
 - prewarm: drain, prestart 1, call. Baseline: the bare SDK.
+- generic: drain, wait for a spare generic runtime, call (the gateway loads the function's
+  code into it: prewarm with a `load` phase). Baseline: the bare SDK.
 - paused: one warm container, pause, call. Baseline: bare SDK unpause + call.
 - warm: one keep-alive connection, back-to-back calls. Baseline: the same container, direct.
 - concurrent: N connections for a fixed time (wrk). Baseline: direct, N connections.
@@ -126,14 +128,16 @@ class Runner:
         base = o.baselines
         if "cold" in want:
             units.append(self._gateway_unit("cold", o.calls, s.cold_call))
-        if base and want & {"cold", "prewarm"}:
+        if base and want & {"cold", "prewarm", "generic"}:
             units.append(_Unit("sdk", o.calls, lambda: s.sdk_round("sdk", UNIX)))
         if base and "cold" in want:
             units.append(_Unit("sdk-bridge", o.calls, lambda: s.sdk_round("sdk-bridge", BRIDGE)))
             if o.docker_run:
                 units.append(_Unit("docker-run", o.calls, s.docker_run_round))
         if "prewarm" in want:
-            units.append(self._gateway_unit("prewarm", o.calls, s.prewarm_call))
+            units.append(self._gateway_unit("prewarm", o.calls, s.prewarm_call, without="load"))
+        if "generic" in want:
+            units.append(self._gateway_unit("generic", o.calls, s.generic_call, phase="load"))
         if "paused" in want:
             units.append(self._gateway_unit("paused", o.calls, s.paused_call))
             if base:
@@ -194,9 +198,17 @@ class Runner:
             ("docker-run", "docker run --rm per call (2016 design)", BASELINE, "cold", None, []),
             (
                 "prewarm",
-                "gateway, pre-started container's first call",
+                "gateway, pre-started container's first call (own image)",
                 FAAS,
                 "prewarm",
+                "prewarm",
+                ["sdk"],
+            ),
+            (
+                "generic",
+                "gateway, generic runtime's first call (code loaded on call)",
+                FAAS,
+                "generic",
                 "prewarm",
                 ["sdk"],
             ),
@@ -293,13 +305,23 @@ class Runner:
         self._ticks += 1
         self.progress(1, self._label)
 
-    def _gateway_unit(self, name: str, count: int, one: Callable[[], Reply | None]) -> _Unit:
+    def _gateway_unit(
+        self,
+        name: str,
+        count: int,
+        one: Callable[[], Reply | None],
+        *,
+        phase: str | None = None,
+        without: str | None = None,
+    ) -> _Unit:
+        """`phase`/`without`: a Server-Timing phase the expected replies have/lack (`record`)."""
+
         def run() -> None:
             series = self.result.series[name]
             for _ in range(count):
                 reply = one()
                 if reply is not None:
-                    record(series, reply)
+                    record(series, reply, phase=phase, without=without)
                 self._tick()
 
         return _Unit(name, count, run)

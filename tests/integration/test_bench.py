@@ -14,17 +14,28 @@ from faas import keys
 from faas.bench.baselines import ROLE_BENCH
 from faas.cli import cli
 from faas.docker_backend import DockerBackend
-from tests.conftest import REPO, Gateway
+from tests.conftest import REPO, Gateway, wait_until
 
 NOOP = REPO / "benchmarks" / "functions" / "noop"
 
 Deploy = Callable[[Gateway, Path], dict[str, object]]
 
 
+def spares(gateway: Gateway) -> int:
+    generic = gateway.http.get("/system/function/noop").json()["generic"] or {}
+    return int(generic.get("spares") or 0)
+
+
 def test_one_command_gives_the_table_json_markdown_and_charts(
-    gateway: Gateway, deploy: Deploy, docker_backend: DockerBackend, tmp_path: Path
+    make_gateway: Callable[..., Gateway],
+    deploy: Deploy,
+    docker_backend: DockerBackend,
+    tmp_path: Path,
 ) -> None:
+    gateway = make_gateway(FAAS_GENERIC_POOL="2")  # the generic mode needs spares (W5)
     deploy(gateway, NOOP)
+    # A new gateway starts its first spares some seconds after it starts: not the bench's time.
+    wait_until(lambda: spares(gateway) >= 1, 60, 0.05)
     trace = tmp_path / "trace.csv"
     assert CliRunner().invoke(cli, ["bench", "trace", "bursty", "-o", str(trace)]).exit_code == 0
     out = tmp_path / "out"
@@ -52,13 +63,23 @@ def test_one_command_gives_the_table_json_markdown_and_charts(
     for name in ("prewarm", "paused", "sdk-unpause", "sdk-burst"):
         assert series[name]["summary"] or series[name]["unavailable"], name
     assert {"create", "start", "ready", "total"} <= set(series["cold"]["parts"])
+    generic = series["generic"]  # prewarm replies with a load phase, no container started
+    assert generic["unavailable"] is None and generic["errors"] == 0, generic
+    assert generic["summary"]["n"] >= 3 and generic["per_round"] == [1, 1, 1], generic
+    assert generic["dropped"] == {}, generic
+    assert generic["expect"] == "prewarm"
+    assert len(generic["parts"]["load"]) == generic["summary"]["n"]
+    assert not {"create", "start", "ready"} & set(generic["parts"])
+    assert "load" not in series["prewarm"]["parts"]  # own image: code already loaded
     assert series["warm"]["per_round"] == [30, 30, 30]
     assert all(run["requests"] > 0 for run in data["throughput"]["concurrent"]["runs"])
     assert all(run["requests"] > 0 for run in data["throughput"]["direct-load"]["runs"])
     assert data["environment"]["kernel"] and data["environment"]["cgroup_version"]
     verdicts = {t["id"]: t["verdict"] for t in data["targets"]}
-    for target in ("C1", "C2", "C4", "W1", "W2", "M1"):
+    for target in ("C1", "C2", "C4", "W1", "W2", "W5", "M1"):
         assert verdicts[target] in ("pass", "fail"), (target, data["targets"])
+    w5 = next(t for t in data["targets"] if t["id"] == "W5")
+    assert "generic runtime" in w5["measured"] and "own image" in w5["detail"], w5
     assert data["cost"]["break_even"] > 0
     assert data["replay"]["policies"][0]["policy"] == "no-pool"
 
@@ -68,3 +89,23 @@ def test_one_command_gives_the_table_json_markdown_and_charts(
 
     left = docker_backend.list_managed({keys.LABEL_ROLE: ROLE_BENCH})
     assert not left, f"baseline containers left behind: {[c.id[:12] for c in left]}"
+
+
+def test_generic_mode_without_a_generic_pool_is_not_available_and_w5_says_so(
+    gateway: Gateway, deploy: Deploy, tmp_path: Path
+) -> None:
+    deploy(gateway, NOOP)  # conftest's gateway runs with FAAS_GENERIC_POOL=0
+    out = tmp_path / "out"
+    args = ["-m", "generic", "-m", "prewarm", "--rounds", "1", "--calls", "2", "-q", "-o", str(out)]
+
+    done = CliRunner().invoke(cli, ["--gateway", gateway.url, "bench", "noop", *args])
+
+    assert done.exit_code == 0, f"{done.output}\n{done.exception!r}"
+    data = json.loads((out / "results.json").read_text())
+    assert set(data["series"]) == {"sdk", "prewarm", "generic"}
+    assert "FAAS_GENERIC_POOL=0" in data["series"]["generic"]["unavailable"]
+    assert data["series"]["prewarm"]["summary"]["n"] == 2
+    w5 = next(t for t in data["targets"] if t["id"] == "W5")
+    assert w5["verdict"] in ("pass", "fail") and "own image" in w5["measured"], w5
+    assert "generic mode not available" in w5["detail"], w5
+    assert "generic: not available" in done.output
