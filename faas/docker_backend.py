@@ -308,6 +308,10 @@ class DockerBackend:
             info = self._api.inspect_container(container_id)
         return str(info["NetworkSettings"]["Networks"][network]["IPAddress"])
 
+    def rename(self, container_id: str, name: str) -> None:
+        with _translated("rename container"):
+            self._api.rename(container_id, name)
+
     def pause(self, container_id: str) -> None:
         with _translated("pause container"):
             self._api.pause(container_id)

@@ -33,6 +33,7 @@ from faas.transport import Channel, ConnectFailed, ConnectionLost
 
 log = logging.getLogger(__name__)
 
+GAUGE_NAME = "(generic)"  # never a function's name: those are DNS labels
 START_RETRY = 10.0  # seconds before trying again after a spare failed to start
 
 
@@ -86,6 +87,7 @@ class GenericPool:
             log.warning("generic runtime pool is off: %s", exc.message)
             return
         self.image, self.base_id, self.status = built.tag, base_id, "on"
+        self._retry_at = 0.0  # start spares at the next tick
 
     # -- policy (called once a second by faas.maintenance) --------------------------------
 
@@ -168,6 +170,14 @@ class GenericPool:
             raise FunctionInitError(f"function {spec.name!r} failed to start: {code}: {message}")
         raise FunctionCrashed(f"a generic runtime refused to load {spec.name!r}: {code}: {message}")
 
+    async def rename(self, container_id: str, function: str) -> None:
+        """`docker ps` shows whose a specialised container is (its labels cannot change)."""
+        name = f"faas-{function}-{container_id[:12]}"
+        try:
+            await self.containers.run(self.containers.backend.rename, container_id, name)
+        except FaasError as exc:  # only cosmetic
+            log.debug("could not rename %s: %s", container_id[:12], exc.message)
+
     # -- memory ---------------------------------------------------------------------------
 
     def memory_in_use(self) -> int:
@@ -185,6 +195,10 @@ class GenericPool:
 
     def count(self, shape: Shape) -> int:
         return sum(1 for spare in self._spares if spare.shape == shape)
+
+    def counts(self) -> dict[str, int]:
+        """For the `faas_containers` gauge, under the function name GAUGE_NAME."""
+        return {"creating": sum(self._starting.values()), "ready": len(self._spares)}
 
     def spare_ids(self) -> list[str]:
         return [spare.started.container_id for spare in self._spares]

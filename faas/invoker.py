@@ -26,7 +26,7 @@ from faas.errors import (
     FunctionTimeout,
     Unavailable,
 )
-from faas.generic_pool import GenericPool
+from faas.generic_pool import GAUGE_NAME, GenericPool
 from faas.instances import Containers
 from faas.metrics import Metrics
 from faas.pool import (
@@ -46,6 +46,7 @@ from faas.transport import Channel, ConnectFailed, ConnectionLost, Response
 log = logging.getLogger(__name__)
 
 INIT_BACKOFF_MAX = 30.0
+RENAME_DELAY = 1.0  # seconds after a generic runtime was loaded
 
 _HOP_BY_HOP = frozenset(
     b"connection keep-alive proxy-authenticate proxy-authorization te trailer trailers "
@@ -106,7 +107,13 @@ class Invoker:
         self._waiters: dict[str, deque[asyncio.Future[None]]] = {}
         self._stats: dict[str, FunctionStats] = {}
         self._tasks: set[asyncio.Future[None]] = set()
-        self.metrics.watch_pools(lambda: {n: p.counts() for n, p in self._pools.items()})
+        self.metrics.watch_pools(self._pool_counts)
+
+    def _pool_counts(self) -> dict[str, dict[str, int]]:
+        counts = {name: pool.counts() for name, pool in self._pools.items()}
+        if self.generic is not None:
+            counts[GAUGE_NAME] = self.generic.counts()
+        return counts
 
     @property
     def pools(self) -> Iterable[FunctionPool]:
@@ -385,8 +392,10 @@ class Invoker:
         instance.container_id = started.container_id
         channel = Channel(started.address)
         instance.endpoint = (channel, started.socket_dir)
+        t0 = time.perf_counter()
         try:
-            timings["load"] = await generic.specialise(channel, pool.spec, files)
+            await generic.specialise(channel, pool.spec, files)
+            timings["load"] = (time.perf_counter() - t0) * 1e3  # as the gateway saw it
         except FunctionInitError as exc:
             self.discard(pool, instance)
             pool.init_failed(self.clock(), exc, self.settings.init_backoff, INIT_BACKOFF_MAX)
@@ -401,6 +410,11 @@ class Invoker:
         pool.init_ok()
         if instance.state is State.DEAD:  # removed (function deleted) while it was loading
             raise FunctionFailed(f"function {pool.spec.name!r} was removed while starting")
+        # Later, not in this call's way: the rename is a Docker API call on a worker thread.
+        cid, name = started.container_id, pool.spec.name
+        asyncio.get_running_loop().call_later(
+            RENAME_DELAY, lambda: self.spawn(generic.rename(cid, name))
+        )
         pool.ready(instance, self.clock())
         pool.acquire(instance)
         return instance
@@ -504,7 +518,9 @@ class Invoker:
                 with contextlib.suppress(Exception):
                     await self._archive_logs(name, await self.containers.logs(container_id))
             await self.containers.remove(container_id, socket_dir)
-        except Exception:  # the reconcile at next start removes it; keep serving meanwhile
+        except FaasError as exc:  # Docker going away: faas.maintenance's reconcile removes it
+            log.warning("could not remove container %s of %s: %s", container_id[:12], name, exc)
+        except Exception:  # the reconcile removes it; keep serving meanwhile
             log.exception("could not remove container %s of %s", container_id[:12], name)
 
     def spawn(self, coro: Awaitable[None]) -> None:

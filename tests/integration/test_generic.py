@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import docker
 import httpx
 import pytest
 
@@ -96,6 +97,13 @@ def test_a_cold_call_loads_the_code_into_a_spare(generic_gateway: Gateway, regis
     assert second.json()["cold"] is False
     spares_ready(gateway, "probe")  # the one taken is replaced
     assert len(spares_of(gateway)) == 3  # two spares and the specialised one
+    # Its labels cannot change, so its name says whose it is now.
+    api = docker.from_env().api
+
+    def names() -> set[str]:
+        return {str(api.inspect_container(c.id)["Name"]) for c in spares_of(gateway)}
+
+    wait_until(lambda: any(name.startswith("/faas-probe-") for name in names()), 10, 0.05)
 
 
 def test_same_answers_as_a_container_of_its_own_image(
