@@ -109,7 +109,8 @@ class Maintenance:
     # -- orphans --------------------------------------------------------------------------
 
     async def reconcile(self, gateway_alive: Callable[[str], Awaitable[bool]]) -> int:
-        """Remove function containers left behind by gateways that no longer run."""
+        """Remove containers left behind by gateways that no longer run, and our own stopped
+        ones."""
         containers = self.invoker.containers
         if not containers.stack_id:
             return 0  # which containers are ours is unknown until Redis answers
@@ -121,12 +122,19 @@ class Maintenance:
                 continue
             owner = container.labels.get(keys.LABEL_GATEWAY, "")
             if owner == containers.gateway_id:
-                continue  # ours: the pool tracks it
+                # Ours: the pool tracks it. One it no longer tracks that has stopped is left
+                # from a removal that failed (a Docker restart stops containers, then refuses
+                # API calls): removed here.
+                tracked = self.invoker.instance_by_container(container.id) is not None
+                if not tracked and container.state in ("exited", "dead"):
+                    await containers.remove(container.id, None)
+                    removed += 1
+                continue
             if not owner or not await gateway_alive(owner):
                 await containers.remove(container.id, None)
                 removed += 1
         if removed:
-            log.info("removed %d function containers left by stopped gateways", removed)
+            log.info("removed %d stopped or orphaned function containers", removed)
         return removed
 
     # -- Docker events --------------------------------------------------------------------
