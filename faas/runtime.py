@@ -210,13 +210,21 @@ def install_files(function_dir: str, files: Any) -> None:
             content = binascii.a2b_base64(data, strict_mode=True)
         except (ValueError, TypeError):
             raise ValueError(f"file {path!r}: data must be base64") from None
-        checked.append((target, mode & 0o755, mtime, content))
+        # Read-only, as in the function's image (root-owned there): no write, setuid or sticky.
+        checked.append((target, mode & 0o555, mtime, content))
+    folders = set()
     for target, mode, mtime, content in checked:
-        os.makedirs(os.path.dirname(target), exist_ok=True)
+        folder = os.path.dirname(target)
+        os.makedirs(folder, exist_ok=True)
         with open(target, "wb") as file:
             file.write(content)
         os.chmod(target, mode)
         os.utime(target, (mtime, mtime))
+        while folder + os.sep != root and folder.startswith(root):
+            folders.add(folder)
+            folder = os.path.dirname(folder)
+    for folder in folders:  # last: nothing more is written into them
+        os.chmod(folder, 0o555)
 
 
 # --- What the handler sees -------------------------------------------------------------------

@@ -146,16 +146,18 @@ def test_load_installs_files_env_and_cwd_then_serves(generic: Generic) -> None:
 
     root = generic.function_dir
     expected = {
-        f"{mod}.py": (0o644, MTIME),
-        f"{pkg}/__init__.py": (0o644, MTIME),
-        f"{pkg}/sub.py": (0o644, MTIME - 60),
-        "bin/run.sh": (0o755, MTIME),  # mode & 0o755: no setuid, sticky or world-writable bits
-        "data.bin": (0o644, MTIME),
+        f"{mod}.py": (0o444, MTIME),
+        f"{pkg}/__init__.py": (0o444, MTIME),
+        f"{pkg}/sub.py": (0o444, MTIME - 60),
+        "bin/run.sh": (0o555, MTIME),  # mode & 0o555: read-only, no setuid or sticky bits
+        "data.bin": (0o444, MTIME),
     }
     for path, (mode, mtime) in expected.items():
         info = (root / path).stat()
         assert (stat.S_IMODE(info.st_mode), info.st_mtime) == (mode, mtime), path
     assert (root / "data.bin").read_bytes() == bytes(range(256))
+    for folder in (pkg, "bin"):  # read-only too, as in the function's image
+        assert stat.S_IMODE((root / folder).stat().st_mode) == 0o555, folder
 
     assert generic.health() == {"status": "ok", "loaded": True, "function": "greeter", "calls": 0}
     first = generic.client.request("POST", "/call/", body=b"payload")
@@ -338,7 +340,7 @@ def test_install_files_checks_everything_before_writing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
     rt.install_files(str(tmp_path), [file_entry("./a/b/c.txt", "deep", mode=0o600)])
     assert (tmp_path / "a/b/c.txt").read_text() == "deep"
-    assert stat.S_IMODE((tmp_path / "a/b/c.txt").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "a/b/c.txt").stat().st_mode) == 0o400
 
 
 # --- The process -----------------------------------------------------------------------------
