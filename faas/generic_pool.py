@@ -113,20 +113,23 @@ class GenericPool:
             code = self._code.get(pool.image)
             if code is None:
                 self._code[pool.image] = "being read from its image"
-                self._spawn(self._read_code(pool.image))
+                self._spawn(self._read_code(pool.image, Shape.of(pool.spec), room))
             elif isinstance(code, list):
                 wanted.add(Shape.of(pool.spec))
         for spare in [s for s in self._spares if s.shape not in wanted]:
             self._remove(spare)
-        if self.clock() < self._retry_at:
-            return
         for shape in wanted:
-            missing = self.size - self.count(shape) - self._starting.get(shape, 0)
-            for _ in range(missing):
-                if not room(shape.memory):
-                    return
-                self._starting[shape] = self._starting.get(shape, 0) + 1
-                self._spawn(self._start(shape))
+            self._fill(shape, room)
+
+    def _fill(self, shape: Shape, room: Callable[[int], bool]) -> None:
+        if self._closed or self.clock() < self._retry_at:
+            return
+        missing = self.size - self.count(shape) - self._starting.get(shape, 0)
+        for _ in range(missing):
+            if not room(shape.memory):
+                return
+            self._starting[shape] = self._starting.get(shape, 0) + 1
+            self._spawn(self._start(shape))
 
     def take(self, spec: FunctionSpec, image: str) -> tuple[Started, list[CodeFile]] | None:
         """A spare that can become `spec` (newest first), with the code to load; None if none."""
@@ -246,7 +249,9 @@ class GenericPool:
         if self._closed:  # the gateway stopped while it was starting
             self._remove(spare)
 
-    async def _read_code(self, image: str) -> None:
+    async def _read_code(self, image: str, shape: Shape, room: Callable[[int], bool]) -> None:
+        """Read `image`'s code; if it can be served, start spares of its shape right away
+        (a call just after a deploy finds one, rather than waiting for the next tick)."""
         backend = self.containers.backend
         labels = {
             keys.LABEL_MANAGED: "true",
@@ -265,6 +270,7 @@ class GenericPool:
                 self._code[image] = f"no code at {FUNCTION_DIR} in its image"
                 return
             self._code[image] = files_from_tar(tar)
+            self._fill(shape, room)
         except CodeTooLarge as exc:
             self._code[image] = f"code too large for a generic runtime ({exc})"
         except (FaasError, ValueError) as exc:

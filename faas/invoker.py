@@ -140,11 +140,13 @@ class Invoker:
             pool = self._pools[record.name] = FunctionPool(record.spec, record.image)
             self._waiters[record.name] = deque()
             self._stats[record.name] = FunctionStats()
-            return pool
-        for instance in pool.update(record.spec, record.image):
-            if instance.inflight == 0:
-                self.discard(pool, instance)
-        self._wake(record.name)
+        else:
+            for instance in pool.update(record.spec, record.image):
+                if instance.inflight == 0:
+                    self.discard(pool, instance)
+            self._wake(record.name)
+        if self.generic is not None:  # read new code now, not at the next tick
+            self.generic.maintain(self.pools, self.has_room)
         return pool
 
     async def forget(self, name: str) -> None:

@@ -74,9 +74,9 @@ async def ready_pool(
     containers = FakeContainers(labels)
     generic = GenericPool(containers, Settings(generic_pool=size), lambda: 0.0)  # type: ignore[arg-type]
     generic.image, generic.base_id = "faas/runtime:1", BASE
-    generic.maintain(pools, lambda memory: True)  # learns the code
+    generic.maintain(pools, lambda memory: True)  # learns the code, then starts spares
     await generic.settle()
-    generic.maintain(pools, lambda memory: True)  # starts spares
+    generic.maintain(pools, lambda memory: True)  # nothing missing: starts none
     await generic.settle()
     return generic, containers
 
@@ -121,8 +121,9 @@ def test_spares_respect_the_memory_budget_and_give_way_first() -> None:
         containers = FakeContainers({"img:a": NO_DEPS})
         generic = GenericPool(containers, Settings(generic_pool=3), lambda: 0.0)  # type: ignore[arg-type]
         generic.image, generic.base_id = "faas/runtime:1", BASE
-        generic.maintain([a], lambda memory: True)
+        generic.maintain([a], lambda memory: False)  # learns the code; no room yet
         await generic.settle()
+        assert generic.count(Shape.of(a.spec)) == 0
         room = iter([True, True])  # room for two more containers, of the three wanted
         generic.maintain([a], lambda memory: next(room, False))
         await generic.settle()
@@ -140,7 +141,7 @@ def test_a_spare_started_while_closing_is_removed() -> None:
         containers = FakeContainers({"img:a": NO_DEPS})
         generic = GenericPool(containers, Settings(generic_pool=1), lambda: 0.0)  # type: ignore[arg-type]
         generic.image, generic.base_id = "faas/runtime:1", BASE
-        generic.maintain([a], lambda memory: True)
+        generic.maintain([a], lambda memory: False)
         await generic.settle()
         generic.maintain([a], lambda memory: True)  # the start is under way...
         await generic.close()  # ...when the gateway stops
