@@ -269,6 +269,28 @@ def deploy(
     return _deploy
 
 
+@pytest.fixture
+def register(
+    build: Callable[[Path], tuple[dict[str, object], BuiltImage]],
+) -> Callable[..., dict[str, object]]:
+    """Register a fixture's image with manifest overrides (one build, many configurations)."""
+
+    def _register(gateway: Gateway, folder: Path, **overrides: object) -> dict[str, object]:
+        manifest, built = build(folder)
+        response = gateway.http.post(
+            "/system/functions",
+            json={
+                "manifest": {**manifest, **overrides},
+                "image": built.tag,
+                "code_hash": built.code_hash,
+            },
+        )
+        assert response.status_code in (200, 201), response.text
+        return dict(response.json())
+
+    return _register
+
+
 # -- leaks -------------------------------------------------------------------------------------
 
 

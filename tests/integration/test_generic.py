@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -19,26 +18,6 @@ from tests.conftest import FIXTURES, REPO, Gateway, wait_until
 
 PROBE = FIXTURES / "probe"
 BROKEN = FIXTURES / "broken-import"
-
-Build = Callable[[Path], tuple[dict[str, Any], Any]]
-
-
-@pytest.fixture
-def register(build: Build) -> Callable[..., dict[str, Any]]:
-    def _register(gateway: Gateway, folder: Path, **overrides: Any) -> dict[str, Any]:
-        manifest, built = build(folder)
-        response = gateway.http.post(
-            "/system/functions",
-            json={
-                "manifest": {**manifest, **overrides},
-                "image": built.tag,
-                "code_hash": built.code_hash,
-            },
-        )
-        assert response.status_code in (200, 201), response.text
-        return dict(response.json())
-
-    return _register
 
 
 @pytest.fixture

@@ -11,35 +11,12 @@ from typing import Any
 
 import docker
 import httpx
-import pytest
 
 from faas.docker_backend import DockerBackend
 from tests.conftest import FIXTURES, Gateway, wait_until
 
 TRICKS = FIXTURES / "tricks"
 ECHO = FIXTURES / "echo"
-
-Build = Callable[[Path], tuple[dict[str, Any], Any]]
-
-
-@pytest.fixture
-def register(build: Build) -> Callable[..., dict[str, Any]]:
-    """Register a fixture's image with manifest overrides (one build, many configurations)."""
-
-    def _register(gateway: Gateway, folder: Path, **overrides: Any) -> dict[str, Any]:
-        manifest, built = build(folder)
-        response = gateway.http.post(
-            "/system/functions",
-            json={
-                "manifest": {**manifest, **overrides},
-                "image": built.tag,
-                "code_hash": built.code_hash,
-            },
-        )
-        assert response.status_code in (200, 201), response.text
-        return dict(response.json())
-
-    return _register
 
 
 def containers_of(name: str) -> list[Any]:
