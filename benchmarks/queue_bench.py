@@ -44,9 +44,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from faas import keys  # noqa: E402
-from faas.builder import build_function_image  # noqa: E402
-from faas.docker_backend import DockerBackend  # noqa: E402
-from faas.manifest import load_manifest  # noqa: E402
+from faas.build.images import build_function_image  # noqa: E402
+from faas.engines.docker import DockerBackend  # noqa: E402
+from faas.manifest.spec import load_manifest  # noqa: E402
 from faas.queue.records import Message  # noqa: E402
 from faas.settings import DEFAULT_BASE_IMAGE  # noqa: E402
 

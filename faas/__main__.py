@@ -1,3 +1,3 @@
-from faas.cli import main
+from faas.cli.main import main
 
 main()

@@ -13,16 +13,16 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from faas.catalog import Catalog
-from faas.deployer import build_folder
-from faas.docker_backend import DockerBackend
+from faas.build.deploy import build_folder
+from faas.engines.docker import DockerBackend
 from faas.errors import FaasError, Unavailable
-from faas.generic_pool import GenericPool
-from faas.instances import Containers
-from faas.invoker import Invoker
-from faas.maintenance import Maintenance
+from faas.pool.generic import GenericPool
+from faas.pool.invoker import Invoker
+from faas.pool.lifecycle import Containers
+from faas.pool.maintenance import Maintenance
 from faas.queue.service import QueueService
-from faas.registry import Registry, connect
+from faas.registry.catalog import Catalog
+from faas.registry.store import Registry, connect
 from faas.settings import Settings
 from gateway.async_routes import ASYNC_ROUTES, AsyncCalls
 from gateway.calls import FunctionCalls

@@ -25,7 +25,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from faas.errors import BadRequest, CallNotFound
-from faas.manifest import check_name
+from faas.manifest.spec import check_name
 from faas.queue.service import QueueService
 from gateway.asgi import error_response, header, read_body, respond
 

@@ -14,8 +14,8 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from faas.errors import BadRequest
-from faas.invoker import CallRequest
-from faas.manifest import check_name
+from faas.manifest.spec import check_name
+from faas.pool.invoker import CallRequest
 from gateway.asgi import error_response, header, read_body, respond
 
 PREFIX = "/function/"

@@ -12,11 +12,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from faas.errors import BadRequest, FaasError
-from faas.instances import Containers
-from faas.invoker import Invoker
-from faas.manifest import check_name, parse_manifest
-from faas.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from faas.registry import FunctionRecord
+from faas.manifest.spec import check_name, parse_manifest
+from faas.pool.invoker import Invoker
+from faas.pool.lifecycle import Containers
+from faas.pool.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from faas.registry.store import FunctionRecord
 from gateway.errors import error_response
 
 _STRIPPED = frozenset((b"content-length", b"connection", b"keep-alive", b"transfer-encoding"))

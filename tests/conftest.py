@@ -21,11 +21,11 @@ import httpx
 import pytest
 
 from faas import keys
-from faas.builder import BuiltImage, build_function_image
+from faas.build.images import BuiltImage, build_function_image
 from faas.client import GatewayClient
-from faas.docker_backend import DockerBackend
+from faas.engines.docker import DockerBackend
 from faas.errors import FaasError
-from faas.manifest import load_manifest
+from faas.manifest.spec import load_manifest
 from faas.settings import DEFAULT_BASE_IMAGE, Settings
 
 CI = os.environ.get("CI") == "true"

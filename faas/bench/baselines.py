@@ -29,11 +29,17 @@ from pathlib import Path
 from faas import keys
 from faas.bench.results import MemorySample
 from faas.bench.wire import Connection, Reply, WireError, call_once, request_bytes
-from faas.containers import SOCKET_NAME, TCP_PORT, ContainerConfig, Placement, function_container
-from faas.docker_backend import DockerBackend
+from faas.contracts.transport import Address
+from faas.engines.docker import DockerBackend
 from faas.errors import FaasError
-from faas.manifest import FunctionSpec
-from faas.transport import Address
+from faas.manifest.spec import FunctionSpec
+from faas.pool.hardening import (
+    SOCKET_NAME,
+    TCP_PORT,
+    ContainerConfig,
+    Placement,
+    function_container,
+)
 
 ROLE_BENCH = "bench"
 POLL_INTERVAL = 0.001  # the perf anchors' bench_ready polled every 1 ms

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from faas.bench.results import LoadRun
 from faas.bench.stats import mean, percentile, stdev
-from faas.transport import Address
+from faas.contracts.transport import Address
 
 MARKER = "FAAS_BENCH_WRK "
 PERCENTILES = (50.0, 75.0, 90.0, 95.0, 99.0, 99.9)

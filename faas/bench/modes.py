@@ -22,8 +22,8 @@ from faas.bench.results import MODES, BenchResult, LoadRun, Series, Throughput
 from faas.bench.timing import CallTiming
 from faas.bench.wire import Connection, Reply, address_from_url, parse_address
 from faas.bench.wire import request_bytes as build_request
-from faas.docker_backend import DockerBackend
-from faas.manifest import FunctionSpec
+from faas.engines.docker import DockerBackend
+from faas.manifest.spec import FunctionSpec
 
 WARMUP_CALLS = 20
 SPARE_TIMEOUT = 60.0  # seconds to wait for a generic runtime container (image build at start)

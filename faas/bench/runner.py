@@ -38,9 +38,9 @@ from faas.bench.modes import Session
 from faas.bench.results import BASELINE, FAAS, BenchResult, Series, Throughput
 from faas.bench.stats import interleave
 from faas.bench.wire import Reply, WireError
-from faas.docker_backend import DockerBackend
+from faas.engines.docker import DockerBackend
 from faas.errors import FaasError
-from faas.manifest import parse_manifest
+from faas.manifest.spec import parse_manifest
 
 # What one series' round may fail with and the run go on (recorded as the series' errors);
 # anything else is a bug and stops the run.

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from faas.transport import Address
+from faas.contracts.transport import Address
 
 _RECV = 64 * 1024
 

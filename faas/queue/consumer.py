@@ -26,9 +26,8 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any
 
-from faas.catalog import Catalog
 from faas.errors import FaasError, FunctionNotFound, Unavailable
-from faas.invoker import CallRequest, CallResult, Invoker
+from faas.pool.invoker import CallRequest, CallResult, Invoker
 from faas.queue.callbacks import CallbackSender, result_headers
 from faas.queue.records import CallKind, CallStatus, Message
 from faas.queue.retry import (
@@ -41,6 +40,7 @@ from faas.queue.retry import (
 )
 from faas.queue.store import Dead, Finish, Op, QueueStore, Retry, Start, Update
 from faas.queue.writer import Writer
+from faas.registry.catalog import Catalog
 
 log = logging.getLogger(__name__)
 

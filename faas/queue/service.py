@@ -11,16 +11,16 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from faas import keys
-from faas.catalog import Catalog
 from faas.errors import BadRequest
-from faas.invoker import Invoker
+from faas.pool.invoker import Invoker
 from faas.queue.callbacks import CallbackSender, check_url
 from faas.queue.consumer import AsyncConsumer
 from faas.queue.records import CallKind, Message, body_view, record_view, unpack
 from faas.queue.retry import RetryPolicy
 from faas.queue.store import QueueStore
 from faas.queue.triggers import Triggers
-from faas.registry import Registry
+from faas.registry.catalog import Catalog
+from faas.registry.store import Registry
 from faas.settings import Settings
 
 _NOT_STORED = frozenset(

@@ -39,13 +39,13 @@ from typing import Any
 
 from faas import keys
 from faas.errors import FaasError, Unavailable
-from faas.invoker import CallRequest, Invoker
-from faas.manifest import ScheduleTrigger, StreamTrigger
+from faas.manifest.spec import ScheduleTrigger, StreamTrigger
+from faas.pool.invoker import CallRequest, Invoker
 from faas.queue.cron import Schedule, parse_schedule
 from faas.queue.records import CallKind, Message
 from faas.queue.retry import Failure, FailureKind, RetryPolicy, classify_error, classify_status
 from faas.queue.store import QueueStore
-from faas.registry import FunctionRecord, Registry
+from faas.registry.store import FunctionRecord, Registry
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from faas import keys
 from faas.bench.baselines import ROLE_BENCH
-from faas.cli import cli
-from faas.docker_backend import DockerBackend
+from faas.cli.main import cli
+from faas.engines.docker import DockerBackend
 from tests.conftest import REPO, Gateway, wait_until
 
 NOOP = REPO / "benchmarks" / "functions" / "noop"

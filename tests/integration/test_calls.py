@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from faas.docker_backend import DockerBackend
+from faas.engines.docker import DockerBackend
 from tests.conftest import FIXTURES, Gateway, wait_until
 
 ECHO = FIXTURES / "echo"
@@ -151,7 +151,7 @@ def test_init_failure_is_502_with_the_functions_message(
 
 
 def test_failed_container_is_removed(gateway: Gateway, deploy: Deploy) -> None:
-    from faas.docker_backend import DockerBackend
+    from faas.engines.docker import DockerBackend
 
     deploy(gateway, FIXTURES / "broken-import")
     assert gateway.http.post("/function/broken-import").status_code == 502
@@ -242,7 +242,7 @@ def test_body_over_the_limit_is_413(make_gateway: Callable[..., Gateway], deploy
 
 
 def test_remove_unregisters_and_removes_containers(gateway: Gateway, deploy: Deploy) -> None:
-    from faas.docker_backend import DockerBackend
+    from faas.engines.docker import DockerBackend
 
     deploy(gateway, ECHO)
     assert gateway.http.post("/function/echo").status_code == 200
@@ -273,7 +273,7 @@ def test_a_crashed_gateways_containers_are_reclaimed_by_the_next(
 ) -> None:
     import signal
 
-    from faas.docker_backend import DockerBackend
+    from faas.engines.docker import DockerBackend
 
     first = make_gateway()
     deploy(first, ECHO)

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from faas.docker_backend import DockerBackend
+from faas.engines.docker import DockerBackend
 from tests.conftest import REPO, Gateway, RedisServer, free_port
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from faas.docker_backend import DockerBackend
+from faas.engines.docker import DockerBackend
 from tests.conftest import REPO, free_port, need, wait_until
 
 CHROMIUM = "/usr/bin/chromium"

@@ -17,7 +17,7 @@ from typing import Any
 
 import docker
 
-from faas.docker_backend import DockerBackend
+from faas.engines.docker import DockerBackend
 from tests.conftest import FIXTURES, Gateway, wait_until
 
 DOCKER_SOCKET = "/var/run/docker.sock"

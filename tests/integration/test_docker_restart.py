@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from faas.docker_backend import DockerBackend
+from faas.engines.docker import DockerBackend
 from faas.errors import FaasError
 from tests.conftest import FIXTURES, Gateway, wait_until
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from faas import keys
-from faas.docker_backend import DockerBackend
+from faas.engines.docker import DockerBackend
 from tests.conftest import FIXTURES, REPO, Gateway, wait_until
 
 PROBE = FIXTURES / "probe"

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from faas import keys
-from faas.builder import build_runtime_image
-from faas.code_bundle import files_from_tar, ineligible_reason
-from faas.docker_backend import DockerBackend
+from faas.build.code_bundle import files_from_tar, ineligible_reason
+from faas.build.images import build_runtime_image
+from faas.engines.docker import DockerBackend
 from tests.conftest import FIXTURES
 
 Build = Callable[[Path], tuple[dict[str, Any], Any]]

@@ -12,7 +12,7 @@ from typing import Any
 import docker
 import httpx
 
-from faas.docker_backend import DockerBackend
+from faas.engines.docker import DockerBackend
 from tests.conftest import FIXTURES, Gateway, wait_until
 
 TRICKS = FIXTURES / "tricks"

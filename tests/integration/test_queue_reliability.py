@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from faas import keys
-from faas.docker_backend import DockerBackend
+from faas.engines.docker import DockerBackend
 from tests.conftest import FIXTURES, Gateway, RedisServer, wait_until
 from tests.integration.test_queue import Deploy, call, db, finished, queue, settled
 

@@ -12,7 +12,7 @@ from faas import keys
 from faas.errors import CallNotFound, IdempotencyConflict, QueueFull
 from faas.queue.records import Message, unpack
 from faas.queue.store import Dead, Finish, QueueStore, Retry, Start
-from faas.registry import connect
+from faas.registry.store import connect
 from tests.conftest import RedisServer
 
 T = TypeVar("T")

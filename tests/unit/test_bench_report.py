@@ -21,7 +21,7 @@ from faas.bench.results import (
     Throughput,
 )
 from faas.bench.stats import summarize
-from faas.cli import cli
+from faas.cli.main import cli
 
 MIB = 2**20
 

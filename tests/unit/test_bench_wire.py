@@ -12,8 +12,8 @@ import pytest
 from faas.bench import wire
 from faas.bench.baselines import cgroup_memory, docker_run_argv
 from faas.bench.wire import Connection, WireError, parse_address, request_bytes
-from faas.containers import ContainerConfig
-from faas.transport import Address
+from faas.contracts.transport import Address
+from faas.pool.hardening import ContainerConfig
 
 
 class TinyServer:

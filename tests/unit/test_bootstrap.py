@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from faas.bootstrap import (
+from faas.build.bootstrap import (
     DEFAULT_TAG,
     IMAGE_CHANGES,
     PACKAGES,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from faas import keys
-from faas.builder import (
+from faas.build.images import (
     BuiltImage,
     build_function_image,
     build_runtime_image,

@@ -8,7 +8,7 @@ import tarfile
 import pytest
 
 from faas import keys
-from faas.code_bundle import (
+from faas.build.code_bundle import (
     CodeFile,
     CodeTooLarge,
     files_from_tar,

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from faas import keys
-from faas.containers import Shape
-from faas.generic_pool import GenericPool
-from faas.instances import Started
-from faas.manifest import parse_manifest
-from faas.pool import FunctionPool
+from faas.contracts.transport import Address
+from faas.manifest.spec import parse_manifest
+from faas.pool.generic import GenericPool
+from faas.pool.hardening import Shape
+from faas.pool.lifecycle import Started
+from faas.pool.policy import FunctionPool
 from faas.settings import Settings
-from faas.transport import Address
 
 BASE = "sha256:base"
 NO_DEPS = {keys.LABEL_DEPS: "false", keys.LABEL_BASE_IMAGE: BASE}

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from faas.errors import FunctionNotFound, ManifestError
-from faas.manifest import FunctionSpec, Scale, check_name, load_manifest, parse_manifest
+from faas.manifest.spec import FunctionSpec, Scale, check_name, load_manifest, parse_manifest
 from faas.units import format_duration, format_size, parse_duration, parse_size
 
 

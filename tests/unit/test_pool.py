@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from faas.manifest import parse_manifest
-from faas.pool import Create, FunctionPool, Reuse, StartKind, State, Wait
+from faas.manifest.spec import parse_manifest
+from faas.pool.policy import Create, FunctionPool, Reuse, StartKind, State, Wait
 
 
 def pool(**manifest: object) -> FunctionPool:

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 import pytest
 import redis
 
-from faas.manifest import load_manifest
+from faas.manifest.spec import load_manifest
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 FORM = "application/x-www-form-urlencoded"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from faas.errors import FunctionNotFound
-from faas.registry import FunctionRecord, Registry
+from faas.registry.store import FunctionRecord, Registry
 
 
 class Catalog:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from faas.builder import BuiltImage, ImageBuilder, build_function_image
+from faas.build.images import BuiltImage, ImageBuilder, build_function_image
 from faas.errors import ManifestError
-from faas.manifest import MANIFEST_FILE, FunctionSpec, load_manifest
+from faas.manifest.spec import MANIFEST_FILE, FunctionSpec, load_manifest
 from faas.settings import Settings
 
 

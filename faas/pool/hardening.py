@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 from faas import keys
-from faas.manifest import FunctionSpec
+from faas.manifest.spec import FunctionSpec
 
 FUNCTION_UID = "10001:10001"  # no passwd entry needed; never root
 RUNTIME_DIR = PurePosixPath("/run/faas")  # bind-mounted per container, holds the socket

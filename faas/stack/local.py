@@ -23,10 +23,10 @@ from urllib.parse import urlsplit
 
 from faas import keys
 from faas.client import GatewayClient
-from faas.containers import ContainerConfig
-from faas.docker_backend import DockerBackend
+from faas.engines.docker import DockerBackend
 from faas.errors import FaasError, StackError
-from faas.registry import Registry, connect
+from faas.pool.hardening import ContainerConfig
+from faas.registry.store import Registry, connect
 from faas.settings import Settings
 
 REDIS_IMAGE = "redis:7-alpine"

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from faas.calls import RecentCalls
+from faas.contracts.transport import Channel, ConnectFailed, ConnectionLost, Response
 from faas.errors import (
     AtScaleLimit,
     FaasError,
@@ -26,10 +26,10 @@ from faas.errors import (
     FunctionTimeout,
     Unavailable,
 )
-from faas.generic_pool import GAUGE_NAME, GenericPool
-from faas.instances import Containers
-from faas.metrics import Metrics
-from faas.pool import (
+from faas.pool.generic import GAUGE_NAME, GenericPool
+from faas.pool.lifecycle import Containers
+from faas.pool.metrics import Metrics
+from faas.pool.policy import (
     Create,
     FunctionPool,
     Instance,
@@ -39,9 +39,9 @@ from faas.pool import (
     Wait,
     choose_victims,
 )
-from faas.registry import FunctionRecord
+from faas.pool.recent import RecentCalls
+from faas.registry.store import FunctionRecord
 from faas.settings import Settings
-from faas.transport import Channel, ConnectFailed, ConnectionLost, Response
 
 log = logging.getLogger(__name__)
 

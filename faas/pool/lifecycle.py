@@ -18,16 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from faas.containers import (
-    SOCKET_NAME,
-    TCP_PORT,
-    ContainerConfig,
-    Placement,
-    Shape,
-    function_container,
-    generic_container,
-)
-from faas.docker_backend import DockerBackend
+from faas.contracts.transport import Address, ConnectFailed, probe
+from faas.engines.docker import DockerBackend
 from faas.errors import (
     ConfigError,
     FaasError,
@@ -36,9 +28,17 @@ from faas.errors import (
     FunctionInitError,
     OutOfMemory,
 )
-from faas.manifest import FunctionSpec
+from faas.manifest.spec import FunctionSpec
+from faas.pool.hardening import (
+    SOCKET_NAME,
+    TCP_PORT,
+    ContainerConfig,
+    Placement,
+    Shape,
+    function_container,
+    generic_container,
+)
 from faas.settings import Settings
-from faas.transport import Address, ConnectFailed, probe
 
 T = TypeVar("T")
 

@@ -20,8 +20,8 @@ import docker.errors
 import requests.exceptions
 
 from faas import keys
-from faas.containers import ContainerConfig
 from faas.errors import BuildError, DockerError, DockerUnavailable, FunctionInitError
+from faas.pool.hardening import ContainerConfig
 
 _UNREACHABLE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError)
 

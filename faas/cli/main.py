@@ -55,7 +55,7 @@ def cli(ctx: click.Context, gateway: str | None) -> None:
 @pass_ctx
 def up(ctx: Context, workers: int) -> None:
     """Start the local stack (Redis and the gateway) in the background."""
-    from faas.stack import Stack
+    from faas.stack.local import Stack
 
     if not 0 <= workers <= 16:
         raise BadRequest(f"--workers must be from 0 to 16, got {workers}")
@@ -68,7 +68,7 @@ def up(ctx: Context, workers: int) -> None:
 @pass_ctx
 def down(ctx: Context) -> None:
     """Stop the local stack and remove every function container."""
-    from faas.stack import Stack
+    from faas.stack.local import Stack
 
     Stack(ctx.settings, echo=click.echo).down()
     click.echo("stopped")
@@ -78,7 +78,7 @@ def down(ctx: Context) -> None:
 @pass_ctx
 def status(ctx: Context) -> None:
     """Show whether Redis and the gateway are running."""
-    from faas.stack import Stack
+    from faas.stack.local import Stack
 
     s = Stack(ctx.settings, echo=click.echo).status()
     ok = {True: "up", False: "down"}
@@ -104,7 +104,7 @@ def status(ctx: Context) -> None:
 @click.pass_context
 def demo(click_ctx: click.Context, folder: Path | None) -> None:
     """Start the stack and deploy the serverless voting app; print the URLs to open."""
-    folder = folder or Path(__file__).resolve().parent.parent / "functions"
+    folder = folder or Path(__file__).resolve().parents[2] / "functions"
     paths = [folder / name for name in ("record-vote", "result", "vote")]
     missing = [str(p) for p in paths if not (p / "faas.yaml").is_file()]
     if missing:
@@ -127,8 +127,8 @@ def demo(click_ctx: click.Context, folder: Path | None) -> None:
 @pass_ctx
 def deploy(ctx: Context, paths: tuple[Path, ...], quiet: bool) -> None:
     """Build each function folder's image (unchanged code is not rebuilt) and register it."""
-    from faas.deployer import build_folder
-    from faas.docker_backend import DockerBackend
+    from faas.build.deploy import build_folder
+    from faas.engines.docker import DockerBackend
 
     backend = DockerBackend()
     with ctx.client() as client:
@@ -400,8 +400,8 @@ def images() -> None:
 @click.option("--force", is_flag=True, help="Rebuild even if the image exists.")
 def bootstrap(tag: str | None, force: bool) -> None:
     """Build the Python base image from Debian packages (no registry needed); print its tag."""
-    from faas.bootstrap import DEFAULT_TAG, bootstrap_base_image
-    from faas.docker_backend import DockerBackend
+    from faas.build.bootstrap import DEFAULT_TAG, bootstrap_base_image
+    from faas.engines.docker import DockerBackend
 
     result = bootstrap_base_image(
         DockerBackend(),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from faas.manifest import FunctionSpec
+from faas.manifest.spec import FunctionSpec
 
 
 class State(StrEnum):

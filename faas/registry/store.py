@@ -19,7 +19,7 @@ import redis.exceptions
 
 from faas import keys
 from faas.errors import RedisUnavailable
-from faas.manifest import FunctionSpec, parse_manifest
+from faas.manifest.spec import FunctionSpec, parse_manifest
 
 LOG_ARCHIVE_LINES = 5000  # per function, from containers already removed
 # Replies of a Redis that answers but will not serve us yet (or at all): unavailable, not a bug.

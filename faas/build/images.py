@@ -22,9 +22,9 @@ from typing import Protocol
 
 from faas import keys
 from faas.errors import BuildError
-from faas.manifest import MANIFEST_FILE
+from faas.manifest.spec import MANIFEST_FILE
 
-RUNTIME_SOURCE = Path(__file__).with_name("runtime.py")
+RUNTIME_SOURCE = Path(__file__).parent.parent / "runtime.py"
 REQUIREMENTS = "requirements.txt"
 IMAGE_REPOSITORY = "faas"
 RUNTIME_REPOSITORY = f"{IMAGE_REPOSITORY}/runtime"

@@ -21,15 +21,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from faas import keys
-from faas.builder import build_runtime_image
-from faas.code_bundle import CodeFile, CodeTooLarge, files_from_tar, ineligible_reason, load_request
-from faas.containers import FUNCTION_DIR, Shape, function_env
+from faas.build.code_bundle import (
+    CodeFile,
+    CodeTooLarge,
+    files_from_tar,
+    ineligible_reason,
+    load_request,
+)
+from faas.build.images import build_runtime_image
+from faas.contracts.transport import Channel, ConnectFailed, ConnectionLost
 from faas.errors import FaasError, FunctionCrashed, FunctionInitError
-from faas.instances import Containers, Started
-from faas.manifest import FunctionSpec
-from faas.pool import FunctionPool
+from faas.manifest.spec import FunctionSpec
+from faas.pool.hardening import FUNCTION_DIR, Shape, function_env
+from faas.pool.lifecycle import Containers, Started
+from faas.pool.policy import FunctionPool
 from faas.settings import Settings
-from faas.transport import Channel, ConnectFailed, ConnectionLost
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable
 
 from faas import keys
 from faas.errors import FaasError
-from faas.invoker import Invoker
-from faas.pool import FunctionPool
+from faas.pool.invoker import Invoker
+from faas.pool.policy import FunctionPool
 
 log = logging.getLogger(__name__)
 
