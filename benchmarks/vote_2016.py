@@ -28,8 +28,8 @@ import httpx
 
 from faas import keys
 from faas.bench.stats import Summary, summarize
+from faas.engines.base import ContainerConfig
 from faas.engines.docker import DockerBackend
-from faas.pool.hardening import ContainerConfig
 
 ONE_SHOT = (
     "import json, sys; sys.path[:0] = ['/opt/faas/function', '/opt/faas/deps']\n"

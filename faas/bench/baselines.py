@@ -30,13 +30,13 @@ from faas import keys
 from faas.bench.results import MemorySample
 from faas.bench.wire import Connection, Reply, WireError, call_once, request_bytes
 from faas.contracts.transport import Address
+from faas.engines.base import ContainerConfig
 from faas.engines.docker import DockerBackend
 from faas.errors import FaasError
 from faas.manifest.spec import FunctionSpec
 from faas.pool.hardening import (
     SOCKET_NAME,
     TCP_PORT,
-    ContainerConfig,
     Placement,
     function_container,
 )

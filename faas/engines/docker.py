@@ -11,7 +11,6 @@ import contextlib
 import datetime
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,29 +19,10 @@ import docker.errors
 import requests.exceptions
 
 from faas import keys
+from faas.engines.base import ContainerConfig, ContainerState, ManagedContainer
 from faas.errors import BuildError, DockerError, DockerUnavailable, FunctionInitError
-from faas.pool.hardening import ContainerConfig
 
 _UNREACHABLE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError)
-
-
-@dataclass(frozen=True)
-class ContainerState:
-    """What Docker says about a container; `exists` is False once it is gone."""
-
-    exists: bool
-    running: bool = False
-    paused: bool = False
-    exit_code: int | None = None
-    oom_killed: bool = False
-    finished_at: float | None = None  # epoch seconds, once it has exited
-
-
-@dataclass(frozen=True)
-class ManagedContainer:
-    id: str
-    labels: dict[str, str]
-    state: str  # created, running, paused, exited, dead
 
 
 def _epoch(stamp: object) -> float | None:

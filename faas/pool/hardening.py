@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 from faas import keys
+from faas.engines.base import ContainerConfig
 from faas.manifest.spec import FunctionSpec
 
 FUNCTION_UID = "10001:10001"  # no passwd entry needed; never root
@@ -18,30 +19,6 @@ PIDS_LIMIT = 128
 TMPFS_SIZE = "64m"
 FUNCTION_DIR = PurePosixPath("/opt/faas/function")  # the function's code, in every image
 CODE_TMPFS_SIZE = "16m"  # generic containers: room for code bundles (faas.code_bundle's cap)
-
-
-@dataclass(frozen=True)
-class ContainerConfig:
-    """Everything the backend needs to create one container."""
-
-    image: str
-    name: str
-    labels: Mapping[str, str]
-    environment: Mapping[str, str]
-    command: tuple[str, ...] = ()
-    user: str = FUNCTION_UID
-    memory: int = 128 * 1024 * 1024
-    cpus: float = 0.5
-    pids_limit: int = PIDS_LIMIT
-    read_only: bool = True
-    tmpfs: Mapping[str, str] = field(
-        default_factory=lambda: {"/tmp": f"rw,size={TMPFS_SIZE},mode=1777"}
-    )
-    cap_drop: tuple[str, ...] = ("ALL",)
-    security_opt: tuple[str, ...] = ("no-new-privileges",)
-    network: str | None = None  # None: no network at all
-    binds: Mapping[str, str] = field(default_factory=dict)  # host dir -> container dir (rw)
-    ports: Mapping[int, list[tuple[str, int]]] = field(default_factory=dict)  # services only
 
 
 @dataclass(frozen=True)

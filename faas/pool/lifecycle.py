@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from faas.contracts.transport import Address, ConnectFailed, probe
+from faas.engines.base import ContainerConfig
 from faas.engines.docker import DockerBackend
 from faas.errors import (
     ConfigError,
@@ -32,7 +33,6 @@ from faas.manifest.spec import FunctionSpec
 from faas.pool.hardening import (
     SOCKET_NAME,
     TCP_PORT,
-    ContainerConfig,
     Placement,
     Shape,
     function_container,

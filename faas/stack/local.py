@@ -23,9 +23,9 @@ from urllib.parse import urlsplit
 
 from faas import keys
 from faas.client import GatewayClient
+from faas.engines.base import ContainerConfig
 from faas.engines.docker import DockerBackend
 from faas.errors import FaasError, StackError
-from faas.pool.hardening import ContainerConfig
 from faas.registry.store import Registry, connect
 from faas.settings import Settings
 

@@ -13,7 +13,7 @@ from faas.bench import wire
 from faas.bench.baselines import cgroup_memory, docker_run_argv
 from faas.bench.wire import Connection, WireError, parse_address, request_bytes
 from faas.contracts.transport import Address
-from faas.pool.hardening import ContainerConfig
+from faas.engines.base import ContainerConfig
 
 
 class TinyServer:
