@@ -14,11 +14,12 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from faas.build.deploy import build_folder
+from faas.build.images import build_runtime_image
 from faas.engines.docker import DockerBackend
 from faas.errors import FaasError, Unavailable
 from faas.pool.generic import GenericPool
 from faas.pool.invoker import Invoker
-from faas.pool.lifecycle import Containers
+from faas.pool.lifecycle import Lifecycle
 from faas.pool.maintenance import Maintenance
 from faas.queue.service import QueueService
 from faas.registry.catalog import Catalog
@@ -47,16 +48,21 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         backend = DockerBackend()
         redis = connect(settings.redis_url)
         registry = Registry(redis)
-        containers = Containers(backend, settings, gateway_id)
-        generic = GenericPool(containers, settings, time.monotonic)
-        invoker = Invoker(containers, settings, generic=generic, archive_logs=registry.archive_logs)
+        stack = _StackId()
+        lifecycle = Lifecycle(backend, settings, gateway_id, stack.get)
+
+        async def runtime_image() -> tuple[str, str] | None:
+            return await asyncio.to_thread(_runtime_image, backend, settings.base_image)
+
+        generic = GenericPool(lifecycle, settings, time.monotonic, runtime_image)
+        invoker = Invoker(lifecycle, settings, generic=generic, archive_logs=registry.archive_logs)
         maintenance = Maintenance(invoker)
         catalog = Catalog(registry)
-        await _start(registry, invoker, maintenance, catalog, gateway_id)
-        await _deploy_folders(settings, registry, catalog, invoker)
+        await _start(registry, invoker, maintenance, catalog, gateway_id, stack)
+        await _deploy_folders(settings, backend, registry, catalog, invoker)
         maintenance.start()
         background = asyncio.create_task(
-            _maintain(registry, catalog, invoker, maintenance, gateway_id)
+            _maintain(registry, catalog, invoker, maintenance, gateway_id, stack)
         )
         queue = QueueService(redis, catalog, registry, invoker, settings, gateway_id)
         await queue.start()
@@ -66,7 +72,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
                 "settings": settings,
                 "registry": registry,
                 "catalog": catalog,
-                "containers": containers,
+                "lifecycle": lifecycle,
                 "invoker": invoker,
                 "maintenance": maintenance,
                 "metrics": invoker.metrics,
@@ -82,7 +88,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             await invoker.close()
             with contextlib.suppress(Unavailable):
                 await registry.forget_gateway(gateway_id)
-            containers.close()
+            lifecycle.close()
             await redis.aclose()
             backend.close()
             log.info("gateway %s stopped; its containers are removed", gateway_id)
@@ -97,6 +103,7 @@ async def _start(
     maintenance: Maintenance,
     catalog: Catalog,
     gateway_id: str,
+    stack: _StackId,
 ) -> None:
     """Announce ourselves, reclaim containers of dead gateways, load the function records.
 
@@ -104,7 +111,7 @@ async def _start(
     they are back, and the background loop retries.
     """
     try:
-        invoker.containers.stack_id = await registry.stack_id()
+        stack.value = await registry.stack_id()
         await registry.heartbeat(gateway_id, HEARTBEAT_TTL)
         await maintenance.reconcile(registry.gateway_alive)
         for record in await catalog.refresh():
@@ -114,14 +121,16 @@ async def _start(
 
 
 async def _deploy_folders(
-    settings: Settings, registry: Registry, catalog: Catalog, invoker: Invoker
+    settings: Settings,
+    backend: DockerBackend,
+    registry: Registry,
+    catalog: Catalog,
+    invoker: Invoker,
 ) -> None:
     """FAAS_DEPLOY: build and register these folders before serving (the compose demo)."""
     for folder in settings.deploy:
         try:
-            spec, built = await invoker.containers.run(
-                build_folder, invoker.containers.backend, folder, settings
-            )
+            spec, built = await asyncio.to_thread(build_folder, backend, folder, settings)
             record = await registry.put(spec, built.tag, built.code_hash)
         except FaasError as exc:
             log.error("FAAS_DEPLOY: %s: %s", folder, exc.message)
@@ -137,6 +146,7 @@ async def _maintain(
     invoker: Invoker,
     maintenance: Maintenance,
     gateway_id: str,
+    stack: _StackId,
 ) -> None:
     """Heartbeat; pick up functions changed through other gateways; reclaim orphans."""
     rounds = 0
@@ -144,8 +154,8 @@ async def _maintain(
         await asyncio.sleep(HEARTBEAT_INTERVAL)
         rounds += 1
         try:
-            if not invoker.containers.stack_id:  # Redis was down when the gateway started
-                invoker.containers.stack_id = await registry.stack_id()
+            if not stack.value:  # Redis was down when the gateway started
+                stack.value = await registry.stack_id()
             await registry.heartbeat(gateway_id, HEARTBEAT_TTL)
             for record in await catalog.refresh():
                 invoker.sync(record)
@@ -155,3 +165,21 @@ async def _maintain(
             log.warning("%s", exc.message)
         except Exception:
             log.exception("gateway maintenance failed")
+
+
+class _StackId:
+    """The stack's id once Redis has said it ("" until then)."""
+
+    def __init__(self) -> None:
+        self.value = ""
+
+    def get(self) -> str:
+        return self.value
+
+
+def _runtime_image(backend: DockerBackend, base_image: str) -> tuple[str, str] | None:
+    """The generic runtime image's tag and the base image's id; None without the base image."""
+    base_id = backend.image_id(base_image)
+    if base_id is None:
+        return None
+    return build_runtime_image(backend, base_image=base_image).tag, base_id

@@ -13,9 +13,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from faas.contracts.base import CallRequest
 from faas.errors import BadRequest
 from faas.manifest.spec import check_name
-from faas.pool.invoker import CallRequest
 from gateway.asgi import error_response, header, read_body, respond
 
 PREFIX = "/function/"

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from faas.errors import BadRequest, FaasError
 from faas.manifest.spec import check_name, parse_manifest
 from faas.pool.invoker import Invoker
-from faas.pool.lifecycle import Containers
+from faas.pool.lifecycle import Lifecycle
 from faas.pool.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from faas.registry.store import FunctionRecord
 from gateway.errors import error_response
@@ -51,8 +51,8 @@ async def register_function(request: Request) -> Response:
         raise BadRequest(
             "image: required, the tag of the function's image (built by `faas deploy`)"
         )
-    containers: Containers = state.containers
-    if not await containers.run(containers.backend.image_exists, image):
+    lifecycle: Lifecycle = state.lifecycle
+    if not await lifecycle.image_exists(image):
         raise BadRequest(f"image: {image!r} does not exist in Docker; build it with `faas deploy`")
     previous = await state.registry.get(spec.name)
     record: FunctionRecord = await state.registry.put(
@@ -132,14 +132,14 @@ async def healthz(request: Request) -> Response:
         except (FaasError, TimeoutError) as exc:
             problems[component] = getattr(exc, "message", "") or "no answer within 3s"
 
-    containers: Containers = state.containers
+    lifecycle: Lifecycle = state.lifecycle
     await asyncio.gather(
-        check("docker", containers.run(containers.backend.ping)),
+        check("docker", lifecycle.ping()),
         check("redis", state.registry.ping()),
     )
     if problems:
         return error_response(503, "unhealthy", "; ".join(f"{k}: {v}" for k, v in problems.items()))
-    gateway_id = containers.gateway_id
+    gateway_id = lifecycle.gateway_id
     return JSONResponse({"status": "ok", "docker": "ok", "redis": "ok", "gateway": gateway_id})
 
 

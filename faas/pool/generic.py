@@ -16,11 +16,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from faas import keys
 from faas.build.code_bundle import (
     CodeFile,
     CodeTooLarge,
@@ -28,12 +27,12 @@ from faas.build.code_bundle import (
     ineligible_reason,
     load_request,
 )
-from faas.build.images import build_runtime_image
-from faas.contracts.transport import Channel, ConnectFailed, ConnectionLost
+from faas.contracts.native import NativeEndpoint
+from faas.contracts.transport import ConnectFailed, ConnectionLost
 from faas.errors import FaasError, FunctionCrashed, FunctionInitError
 from faas.manifest.spec import FunctionSpec
 from faas.pool.hardening import FUNCTION_DIR, Shape, function_env
-from faas.pool.lifecycle import Containers, Started
+from faas.pool.lifecycle import Lifecycle, Started
 from faas.pool.policy import FunctionPool
 from faas.settings import Settings
 
@@ -50,12 +49,21 @@ class Spare:
 
 
 class GenericPool:
-    """The generic runtime containers of one gateway, `settings.generic_pool` per shape."""
+    """The generic runtime containers of one gateway, `settings.generic_pool` per shape.
+
+    `runtime_image()` finds or builds the generic runtime image for the base image: its tag
+    and the base image's id, or None when the base image is not present.
+    """
 
     def __init__(
-        self, containers: Containers, settings: Settings, clock: Callable[[], float]
+        self,
+        lifecycle: Lifecycle,
+        settings: Settings,
+        clock: Callable[[], float],
+        runtime_image: Callable[[], Awaitable[tuple[str, str] | None]],
     ) -> None:
-        self.containers = containers
+        self.lifecycle = lifecycle
+        self.runtime_image = runtime_image
         self.settings = settings
         self.clock = clock
         self.size = settings.generic_pool
@@ -75,24 +83,20 @@ class GenericPool:
         """Build (or find) the generic runtime image; until then no spares are started."""
         if self.size == 0:
             return
-        backend = self.containers.backend
         self._retry_at = self.clock() + START_RETRY  # also keeps `maintain` from re-entering
         try:
-            base_id = await self.containers.run(backend.image_id, self.settings.base_image)
-            if base_id is None:
-                self.status = (
-                    f"off: base image {self.settings.base_image} is not present locally "
-                    "(FAAS_BASE_IMAGE)"
-                )
-                return
-            built = await self.containers.run(
-                lambda: build_runtime_image(backend, base_image=self.settings.base_image)
-            )
+            found = await self.runtime_image()
         except FaasError as exc:
             self.status = f"off: {exc.message}"
             log.warning("generic runtime pool is off: %s", exc.message)
             return
-        self.image, self.base_id, self.status = built.tag, base_id, "on"
+        if found is None:
+            self.status = (
+                f"off: base image {self.settings.base_image} is not present locally "
+                "(FAAS_BASE_IMAGE)"
+            )
+            return
+        (self.image, self.base_id), self.status = found, "on"
         self._retry_at = 0.0  # start spares at the next tick
 
     # -- policy (called once a second by faas.maintenance) --------------------------------
@@ -108,7 +112,7 @@ class GenericPool:
             if self.size and self.clock() >= self._retry_at:
                 self._spawn(self.prepare())
             return
-        if not self.containers.stack_id:
+        if not self.lifecycle.stack_id:
             return  # spares carry the stack's label, known once Redis answers
         wanted: set[Shape] = set()
         pools = list(pools)
@@ -149,7 +153,7 @@ class GenericPool:
         return None
 
     async def specialise(
-        self, channel: Channel, spec: FunctionSpec, files: list[CodeFile]
+        self, endpoint: NativeEndpoint, spec: FunctionSpec, files: list[CodeFile]
     ) -> float:
         """Load `spec`'s code into a taken spare; returns the load time in milliseconds."""
         request = load_request(
@@ -160,7 +164,7 @@ class GenericPool:
             files=files,
         )
         try:
-            response = await channel.request(request, self.settings.ready_timeout)
+            response = await endpoint.channel.request(request, self.settings.ready_timeout)
         except TimeoutError:
             raise FunctionInitError(
                 f"function {spec.name!r} did not load within {self.settings.ready_timeout:g}s: "
@@ -183,7 +187,7 @@ class GenericPool:
         """`docker ps` shows whose a specialised container is (its labels cannot change)."""
         name = f"faas-{function}-{container_id[:12]}"
         try:
-            await self.containers.run(self.containers.backend.rename, container_id, name)
+            await self.lifecycle.rename(container_id, name)
         except FaasError as exc:  # only cosmetic
             log.debug("could not rename %s: %s", container_id[:12], exc.message)
 
@@ -243,7 +247,7 @@ class GenericPool:
     async def _start(self, shape: Shape) -> None:
         assert self.image is not None
         try:
-            started = await self.containers.start_generic(shape, self.image)
+            started = await self.lifecycle.start_generic(shape, self.image)
         except FaasError as exc:
             self._retry_at = self.clock() + START_RETRY
             log.warning("could not start a generic runtime container: %s", exc.message)
@@ -258,20 +262,13 @@ class GenericPool:
     async def _read_code(self, image: str, shape: Shape, room: Callable[[int], bool]) -> None:
         """Read `image`'s code; if it can be served, start spares of its shape right away
         (a call just after a deploy finds one, rather than waiting for the next tick)."""
-        backend = self.containers.backend
-        labels = {
-            keys.LABEL_MANAGED: "true",
-            keys.LABEL_ROLE: keys.ROLE_GENERIC,
-            keys.LABEL_GATEWAY: self.containers.gateway_id,
-            keys.LABEL_STACK: self.containers.stack_id,
-        }
         try:
-            image_labels = await self.containers.run(backend.image_labels, image)
+            image_labels = await self.lifecycle.image_labels(image)
             reason = ineligible_reason(image_labels, self.base_id)
             if reason is not None:
                 self._code[image] = reason
                 return
-            tar = await self.containers.run(backend.read_archive, image, str(FUNCTION_DIR), labels)
+            tar = await self.lifecycle.read_code(image, str(FUNCTION_DIR))
             if tar is None:
                 self._code[image] = f"no code at {FUNCTION_DIR} in its image"
                 return
@@ -290,7 +287,7 @@ class GenericPool:
 
     async def _remove_container(self, started: Started) -> None:
         try:
-            await self.containers.remove(started.container_id, started.socket_dir)
+            await self.lifecycle.remove(started.container_id, started.endpoint)
         except FaasError as exc:  # the reconcile at next start removes it
             log.warning("could not remove generic container %s: %s", started.container_id, exc)
 

@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from faas.contracts.transport import Channel, ConnectFailed, ConnectionLost, Response
+from faas.contracts.base import CallRequest, CallResponse, Endpoint
+from faas.contracts.transport import ConnectFailed, ConnectionLost
 from faas.errors import (
     AtScaleLimit,
     FaasError,
@@ -27,7 +28,7 @@ from faas.errors import (
     Unavailable,
 )
 from faas.pool.generic import GAUGE_NAME, GenericPool
-from faas.pool.lifecycle import Containers
+from faas.pool.lifecycle import Lifecycle
 from faas.pool.metrics import Metrics
 from faas.pool.policy import (
     Create,
@@ -47,24 +48,6 @@ log = logging.getLogger(__name__)
 
 INIT_BACKOFF_MAX = 30.0
 RENAME_DELAY = 1.0  # seconds after a generic runtime was loaded
-
-_HOP_BY_HOP = frozenset(
-    b"connection keep-alive proxy-authenticate proxy-authorization te trailer trailers "
-    b"transfer-encoding upgrade host content-length".split()
-)
-_HANDLER_MS = b"x-faas-handler-ms"
-
-
-@dataclass(frozen=True)
-class CallRequest:
-    """An HTTP call as the gateway received it; `target` is the path after the function name."""
-
-    method: str
-    target: bytes  # raw path (percent-encoded), "" or starting with "/"
-    query: bytes
-    headers: list[tuple[bytes, bytes]]
-    body: bytes
-    force_cold: bool = False
 
 
 @dataclass
@@ -88,7 +71,7 @@ class Invoker:
 
     def __init__(
         self,
-        containers: Containers,
+        lifecycle: Lifecycle,
         settings: Settings,
         *,
         metrics: Metrics | None = None,
@@ -96,7 +79,7 @@ class Invoker:
         archive_logs: Callable[[str, list[str]], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.containers = containers
+        self.lifecycle = lifecycle
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.recent = RecentCalls(settings.recent_calls)
@@ -179,9 +162,8 @@ class Invoker:
         try:
             response = await self._serve(pool, request, call_id, timings, kinds)
             status = response.status
-            handler_ms = _pop_header(response.headers, _HANDLER_MS)
-            if handler_ms is not None:
-                timings["handler"] = handler_ms
+            if response.handler_ms is not None:
+                timings["handler"] = response.handler_ms
         except FaasError as exc:
             error, status = exc, exc.status
             raise
@@ -204,7 +186,7 @@ class Invoker:
         call_id: str,
         timings: dict[str, float],
         kinds: list[StartKind],
-    ) -> Response:
+    ) -> CallResponse:
         """Acquire a container and send the call; a dead idle container is replaced unseen."""
         for attempt in range(3):
             instance, kind = await self._acquire(pool, request.force_cold, timings, kinds)
@@ -358,7 +340,7 @@ class Invoker:
         """Start a container; it is acquired for the caller unless it is a pre-start."""
         instance = pool.reserve(self.clock(), prewarmed=prewarm)
         try:
-            started = await self.containers.start(pool.spec, instance.image)
+            started = await self.lifecycle.start(pool.spec, instance.image)
         except FunctionInitError as exc:
             pool.discard(instance)
             pool.init_failed(self.clock(), exc, self.settings.init_backoff, INIT_BACKOFF_MAX)
@@ -370,10 +352,10 @@ class Invoker:
             raise
         pool.init_ok()
         instance.container_id = started.container_id
-        instance.endpoint = (Channel(started.address), started.socket_dir)
+        instance.endpoint = started.endpoint
         timings.update(create=started.create_ms, start=started.start_ms, ready=started.ready_ms)
         if instance.state is State.DEAD:  # removed (function deleted) while it was starting
-            await self.containers.remove(started.container_id, started.socket_dir)
+            await self.lifecycle.remove(started.container_id, started.endpoint)
             raise FunctionFailed(f"function {pool.spec.name!r} was removed while starting")
         if instance.state is State.CREATING:
             pool.ready(instance, self.clock())
@@ -392,11 +374,10 @@ class Invoker:
         started, files = taken
         instance = pool.reserve(self.clock(), prewarmed=True)
         instance.container_id = started.container_id
-        channel = Channel(started.address)
-        instance.endpoint = (channel, started.socket_dir)
+        instance.endpoint = started.endpoint
         t0 = time.perf_counter()
         try:
-            await generic.specialise(channel, pool.spec, files)
+            await generic.specialise(started.endpoint, pool.spec, files)
             timings["load"] = (time.perf_counter() - t0) * 1e3  # as the gateway saw it
         except FunctionInitError as exc:
             self.discard(pool, instance)
@@ -430,7 +411,7 @@ class Invoker:
             await asyncio.shield(instance.transition)  # its pause is still under way
         assert instance.container_id is not None
         try:
-            await self.containers.run(self.containers.backend.unpause, instance.container_id)
+            await self.lifecycle.resume(instance.container_id)
         except FaasError as exc:
             if isinstance(exc, Unavailable):
                 self._release(pool, instance)
@@ -449,9 +430,7 @@ class Invoker:
         if instance.state is not State.READY or instance.inflight or instance.container_id is None:
             return
         pool.pause(instance)
-        task = asyncio.ensure_future(
-            self.containers.run(self.containers.backend.pause, instance.container_id)
-        )
+        task = asyncio.ensure_future(self.lifecycle.pause(instance.container_id))
         instance.transition = task
         try:
             await task
@@ -463,13 +442,12 @@ class Invoker:
 
     async def _send(
         self, pool: FunctionPool, instance: Instance, request: CallRequest, call_id: str
-    ) -> Response:
+    ) -> CallResponse:
         spec = pool.spec
-        channel: Channel = instance.endpoint[0]
-        payload = _encode(request, call_id, spec.timeout)
         sent_at = time.time()
+        endpoint: Endpoint = instance.endpoint
         try:
-            return await channel.request(payload, spec.timeout)
+            return await endpoint.call(request, call_id, spec.timeout)
         except TimeoutError:
             self.discard(pool, instance)
             raise FunctionTimeout(
@@ -480,7 +458,7 @@ class Invoker:
             raise
         except ConnectionLost:
             assert instance.container_id is not None
-            error = await self.containers.diagnose(spec, instance.container_id, sent_at)
+            error = await self.lifecycle.diagnose(spec, instance.container_id, sent_at)
             self.discard(pool, instance)
             raise error from None
 
@@ -507,19 +485,17 @@ class Invoker:
             return
         pool.discard(instance)
         self._wake(pool.spec.name)
-        socket_dir = None
         if instance.endpoint is not None:
-            channel, socket_dir = instance.endpoint
-            channel.close()
+            instance.endpoint.close()
         if instance.container_id is not None:
-            self.spawn(self._remove(pool.spec.name, instance.container_id, socket_dir))
+            self.spawn(self._remove(pool.spec.name, instance.container_id, instance.endpoint))
 
-    async def _remove(self, name: str, container_id: str, socket_dir: Any) -> None:
+    async def _remove(self, name: str, container_id: str, endpoint: Any) -> None:
         try:
             if self._archive_logs is not None:
                 with contextlib.suppress(Exception):
-                    await self._archive_logs(name, await self.containers.logs(container_id))
-            await self.containers.remove(container_id, socket_dir)
+                    await self._archive_logs(name, await self.lifecycle.logs(container_id))
+            await self.lifecycle.remove(container_id, endpoint)
         except FaasError as exc:  # Docker going away: faas.maintenance's reconcile removes it
             log.warning("could not remove container %s of %s: %s", container_id[:12], name, exc)
         except Exception:  # the reconcile removes it; keep serving meanwhile
@@ -548,7 +524,7 @@ class Invoker:
         """Log lines of the function's current containers, in time order."""
         pool = self._pools.get(name)
         ids = [i.container_id for i in pool or () if i.container_id is not None]
-        batches = await asyncio.gather(*(self.containers.logs(cid, since) for cid in ids))
+        batches = await asyncio.gather(*(self.lifecycle.logs(cid, since) for cid in ids))
         return sorted(line for batch in batches for line in batch)
 
     def describe(self, name: str) -> dict[str, object]:
@@ -560,7 +536,7 @@ class Invoker:
                 {
                     "container_id": i.container_id,
                     "state": i.state.value,
-                    "address": str(i.endpoint[0].address) if i.endpoint else None,
+                    "address": str(i.endpoint) if i.endpoint else None,
                     "calls": i.calls,
                     "inflight": i.inflight,
                     "prewarmed": i.prewarmed,
@@ -576,30 +552,3 @@ class Invoker:
                 else None
             ),
         }
-
-
-def _encode(request: CallRequest, call_id: str, timeout: float) -> bytes:
-    """The request as the runtime expects it: target under /call, always a Content-Length."""
-    target = b"/call" + request.target
-    if request.query:
-        target += b"?" + request.query
-    lines = [f"{request.method} ".encode() + target + b" HTTP/1.1"]
-    for name, value in request.headers:
-        lower = name.lower()
-        if lower in _HOP_BY_HOP or lower.startswith(b"x-faas-") or lower == b"x-call-id":
-            continue
-        lines.append(name + b": " + value)
-    lines.append(b"x-call-id: " + call_id.encode())
-    lines.append(b"x-faas-timeout-ms: " + str(int(timeout * 1000)).encode())
-    lines.append(b"content-length: " + str(len(request.body)).encode())
-    return b"\r\n".join(lines) + b"\r\n\r\n" + request.body
-
-
-def _pop_header(headers: list[tuple[bytes, bytes]], name: bytes) -> float | None:
-    for index, (key, value) in enumerate(headers):
-        if key.lower() == name:
-            del headers[index]
-            with contextlib.suppress(ValueError):
-                return float(value)
-            return None
-    return None

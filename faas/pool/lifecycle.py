@@ -11,15 +11,18 @@ import contextlib
 import json
 import secrets
 import shutil
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from faas import keys
+from faas.contracts.native import NativeEndpoint
 from faas.contracts.transport import Address, ConnectFailed, probe
-from faas.engines.base import ContainerConfig
+from faas.engines.base import ContainerConfig, ContainerEvent, ContainerState, ManagedContainer
 from faas.engines.docker import DockerBackend
 from faas.errors import (
     ConfigError,
@@ -57,29 +60,108 @@ class Started:
     """A container that answers, and what starting it cost (milliseconds)."""
 
     container_id: str
-    address: Address
-    socket_dir: Path | None
+    endpoint: NativeEndpoint
     create_ms: float
     start_ms: float
     ready_ms: float
 
 
-class Containers:
-    """Starts, inspects and removes function containers for one gateway."""
+class Lifecycle:
+    """Starts, inspects and removes the instances of one gateway: the pool's only way to an
+    engine. `stack_id()` is the stack's id, or "" while it is not known yet (Redis down)."""
 
-    def __init__(self, backend: DockerBackend, settings: Settings, gateway_id: str) -> None:
+    def __init__(
+        self,
+        backend: DockerBackend,
+        settings: Settings,
+        gateway_id: str,
+        stack_id: Callable[[], str],
+    ) -> None:
         self.backend = backend
         self.settings = settings
         self.gateway_id = gateway_id
-        self.stack_id = ""  # known once Redis answers (Registry.stack_id)
+        self._stack_id = stack_id
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="docker")
         self._network_ready = False
+
+    @property
+    def stack_id(self) -> str:
+        return self._stack_id()
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- what the pool asks of an engine ---------------------------------------------------
+
+    async def ping(self) -> None:
+        await self.run(self.backend.ping)
+
+    async def pause(self, container_id: str) -> None:
+        await self.run(self.backend.pause, container_id)
+
+    async def resume(self, container_id: str) -> None:
+        await self.run(self.backend.unpause, container_id)
+
+    async def state(self, container_id: str) -> ContainerState:
+        return await self.run(self.backend.state, container_id)
+
+    async def rename(self, container_id: str, name: str) -> None:
+        await self.run(self.backend.rename, container_id, name)
+
+    async def owned(self) -> list[ManagedContainer]:
+        """Every instance of this stack (any gateway's, any state); [] while it is unknown."""
+        if not self.stack_id:
+            return []
+        return await self.run(self.backend.list_managed, {keys.LABEL_STACK: self.stack_id})
+
+    async def image_exists(self, image: str) -> bool:
+        return await self.run(self.backend.image_exists, image)
+
+    async def image_labels(self, image: str) -> dict[str, str] | None:
+        return await self.run(self.backend.image_labels, image)
+
+    async def read_code(self, image: str, path: str) -> bytes | None:
+        """A tar of `path` in `image`, through a labelled never-started container."""
+        labels = {
+            keys.LABEL_MANAGED: "true",
+            keys.LABEL_ROLE: keys.ROLE_GENERIC,
+            keys.LABEL_GATEWAY: self.gateway_id,
+            keys.LABEL_STACK: self.stack_id,
+        }
+        return await self.run(self.backend.read_archive, image, path, labels)
+
+    async def events(self) -> AsyncIterator[ContainerEvent]:
+        """Deaths of this gateway's instances, until the engine's stream breaks (then
+        `FaasError`); stop it with `stop_events()`."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[ContainerEvent | BaseException | None] = asyncio.Queue()
+        labels = {keys.LABEL_GATEWAY: self.gateway_id}
+
+        def follow() -> None:
+            try:
+                for container_id, action, attributes in self.backend.events(labels):
+                    event = ContainerEvent(container_id, action, attributes)
+                    loop.call_soon_threadsafe(queue.put_nowait, event)
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+            except BaseException as exc:  # handed to the loop, raised there
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(queue.put_nowait, exc)
+
+        thread = threading.Thread(target=follow, name="faas-events", daemon=True)
+        thread.start()
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def stop_events(self) -> None:
+        self.backend.close_events()
 
     async def start(self, spec: FunctionSpec, image: str) -> Started:
         """Create and start a container for `spec`, return once its runtime accepts calls."""
@@ -133,21 +215,25 @@ class Containers:
             await self._wait_ready(spec, container_id, address)
             t3 = time.perf_counter()
         except BaseException:
-            if container_id is not None:
-                await asyncio.shield(self.remove(container_id, socket_dir))
-            elif socket_dir is not None:
-                shutil.rmtree(socket_dir, ignore_errors=True)
+            try:
+                if container_id is not None:
+                    await asyncio.shield(self.run(self.backend.remove, container_id))
+            finally:
+                if socket_dir is not None:
+                    shutil.rmtree(socket_dir, ignore_errors=True)
             raise
-        return Started(
-            container_id, address, socket_dir, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3
-        )
+        endpoint = NativeEndpoint(address, socket_dir)
+        return Started(container_id, endpoint, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
 
-    async def remove(self, container_id: str, socket_dir: Path | None) -> None:
+    async def remove(self, container_id: str, endpoint: NativeEndpoint | None = None) -> None:
+        """Kill and remove the instance, and its host-side socket folder."""
         try:
             await self.run(self.backend.remove, container_id)
         finally:
-            if socket_dir is not None:
-                shutil.rmtree(socket_dir, ignore_errors=True)
+            if endpoint is not None:
+                endpoint.close()
+                if endpoint.host_dir is not None:
+                    shutil.rmtree(endpoint.host_dir, ignore_errors=True)
 
     async def logs(self, container_id: str, since: float | None = None) -> list[str]:
         """The container's log lines, each prefixed with Docker's RFC 3339 timestamp."""

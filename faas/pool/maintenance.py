@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import Awaitable, Callable
 
 from faas import keys
@@ -29,25 +28,22 @@ EVENTS_RETRY = 1.0
 class Maintenance:
     def __init__(self, invoker: Invoker) -> None:
         self.invoker = invoker
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._tick_task: asyncio.Task[None] | None = None
-        self._watcher: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._tasks: list[asyncio.Task[None]] = []
         self.docker_connected = True
 
     def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._tick_task = asyncio.create_task(self._ticks(), name="faas-maintenance")
-        self._watcher = threading.Thread(target=self._watch_events, name="faas-events", daemon=True)
-        self._watcher.start()
+        self._tasks = [
+            asyncio.create_task(self._ticks(), name="faas-maintenance"),
+            asyncio.create_task(self._watch_events(), name="faas-events"),
+        ]
 
     async def stop(self) -> None:
-        self._stopping.set()
-        self.invoker.containers.backend.close_events()
-        if self._tick_task is not None:
-            self._tick_task.cancel()
+        self.invoker.lifecycle.stop_events()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._tick_task
+                await task
 
     # -- policy ---------------------------------------------------------------------------
 
@@ -111,64 +107,51 @@ class Maintenance:
     async def reconcile(self, gateway_alive: Callable[[str], Awaitable[bool]]) -> int:
         """Remove containers left behind by gateways that no longer run, and our own stopped
         ones."""
-        containers = self.invoker.containers
-        if not containers.stack_id:
-            return 0  # which containers are ours is unknown until Redis answers
-        selector = {keys.LABEL_STACK: containers.stack_id}
-        found = await containers.run(containers.backend.list_managed, selector)
+        lifecycle = self.invoker.lifecycle
+        found = await lifecycle.owned()  # [] until Redis says which stack is ours
         removed = 0
         for container in found:
             if container.labels.get(keys.LABEL_ROLE) not in keys.POOLED_ROLES:
                 continue
             owner = container.labels.get(keys.LABEL_GATEWAY, "")
-            if owner == containers.gateway_id:
+            if owner == lifecycle.gateway_id:
                 # Ours: the pool tracks it. One it no longer tracks that has stopped is left
                 # from a removal that failed (a Docker restart stops containers, then refuses
                 # API calls): removed here.
                 tracked = self.invoker.instance_by_container(container.id) is not None
                 if not tracked and container.state in ("exited", "dead"):
-                    await containers.remove(container.id, None)
+                    await lifecycle.remove(container.id)
                     removed += 1
                 continue
             if not owner or not await gateway_alive(owner):
-                await containers.remove(container.id, None)
+                await lifecycle.remove(container.id)
                 removed += 1
         if removed:
             log.info("removed %d stopped or orphaned function containers", removed)
         return removed
 
-    # -- Docker events --------------------------------------------------------------------
+    # -- engine events -------------------------------------------------------------------
 
-    def _watch_events(self) -> None:
-        """Thread: follow die/oom events of our containers; reconnect when the stream breaks."""
-        backend = self.invoker.containers.backend
-        labels = {keys.LABEL_GATEWAY: self.invoker.containers.gateway_id}
-        while not self._stopping.is_set():
+    async def _watch_events(self) -> None:
+        """Follow die/oom events of our containers; reconnect when the stream breaks."""
+        lifecycle = self.invoker.lifecycle
+        while True:
             try:
-                backend.ping()
+                await lifecycle.ping()
                 if not self.docker_connected:
                     self.docker_connected = True
                     log.info("Docker answers again: checking every container")
-                    self._call_soon(self._recheck)
-                for container_id, action, _ in backend.events(labels):
-                    self._call_soon(self._on_exit, container_id, action)
-                    if self._stopping.is_set():
-                        return
+                    self.invoker.spawn(self._recheck_all())
+                async for event in lifecycle.events():
+                    self._on_exit(event.container_id, event.action)
             except FaasError as exc:
-                if self.docker_connected and not self._stopping.is_set():
+                if self.docker_connected:
                     log.warning("lost Docker's event stream: %s", exc.message)
                 self.docker_connected = False
             except Exception:
                 log.exception("Docker event stream failed")
                 self.docker_connected = False
-            if not self._stopping.wait(EVENTS_RETRY):
-                continue
-            return
-
-    def _call_soon(self, fn: Callable[..., object], *args: object) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(fn, *args)
+            await asyncio.sleep(EVENTS_RETRY)
 
     def _on_exit(self, container_id: str, action: str) -> None:
         if self.invoker.generic is not None:
@@ -183,16 +166,13 @@ class Maintenance:
             )
             self.invoker.discard(pool, instance)
 
-    def _recheck(self) -> None:
-        self.invoker.spawn(self._recheck_all())
-
     async def _recheck_all(self) -> None:
         """After an outage: drop every container Docker no longer runs."""
-        containers = self.invoker.containers
+        lifecycle = self.invoker.lifecycle
         generic = self.invoker.generic
         for container_id in generic.spare_ids() if generic is not None else ():
             try:
-                state = await containers.run(containers.backend.state, container_id)
+                state = await lifecycle.state(container_id)
             except FaasError:
                 return
             if not state.running and generic is not None:
@@ -202,7 +182,7 @@ class Maintenance:
                 if instance.container_id is None or instance.inflight:
                     continue
                 try:
-                    state = await containers.run(containers.backend.state, instance.container_id)
+                    state = await lifecycle.state(instance.container_id)
                 except FaasError:
                     return
                 if not state.running:

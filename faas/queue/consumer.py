@@ -26,8 +26,9 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any
 
+from faas.contracts.base import CallRequest
 from faas.errors import FaasError, FunctionNotFound, Unavailable
-from faas.pool.invoker import CallRequest, CallResult, Invoker
+from faas.pool.invoker import CallResult, Invoker
 from faas.queue.callbacks import CallbackSender, result_headers
 from faas.queue.records import CallKind, CallStatus, Message
 from faas.queue.retry import (

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import io
 import tarfile
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from faas import keys
+from faas.contracts.native import NativeEndpoint
 from faas.contracts.transport import Address
 from faas.manifest.spec import parse_manifest
 from faas.pool.generic import GenericPool
@@ -32,36 +30,32 @@ def code_tar() -> bytes:
     return buffer.getvalue()
 
 
-class FakeBackend:
-    def __init__(self, labels: dict[str, dict[str, str]]) -> None:
-        self.labels = labels
-
-    def image_labels(self, image: str) -> dict[str, str] | None:
-        return self.labels.get(image)
-
-    def read_archive(self, image: str, path: str, labels: dict[str, str]) -> bytes:
-        return code_tar()
-
-
-class FakeContainers:
+class FakeLifecycle:
     gateway_id = "gw"
     stack_id = "stack"
 
     def __init__(self, labels: dict[str, dict[str, str]]) -> None:
-        self.backend = FakeBackend(labels)
+        self.labels = labels
         self.started: list[str] = []
         self.removed: list[str] = []
 
-    async def run(self, fn: Callable[..., Any], *args: object) -> Any:
-        return fn(*args)
+    async def image_labels(self, image: str) -> dict[str, str] | None:
+        return self.labels.get(image)
+
+    async def read_code(self, image: str, path: str) -> bytes:
+        return code_tar()
 
     async def start_generic(self, shape: Shape, image: str) -> Started:
         cid = f"c{len(self.started)}"
         self.started.append(cid)
-        return Started(cid, Address(path=f"/s/{cid}"), None, 1.0, 1.0, 1.0)
+        return Started(cid, NativeEndpoint(Address(path=f"/s/{cid}")), 1.0, 1.0, 1.0)
 
-    async def remove(self, container_id: str, socket_dir: Path | None) -> None:
+    async def remove(self, container_id: str, endpoint: object = None) -> None:
         self.removed.append(container_id)
+
+
+async def no_runtime_image() -> tuple[str, str] | None:
+    return None
 
 
 def function(name: str, image: str, **manifest: object) -> FunctionPool:
@@ -70,9 +64,9 @@ def function(name: str, image: str, **manifest: object) -> FunctionPool:
 
 async def ready_pool(
     labels: dict[str, dict[str, str]], pools: list[FunctionPool], size: int = 2
-) -> tuple[GenericPool, FakeContainers]:
-    containers = FakeContainers(labels)
-    generic = GenericPool(containers, Settings(generic_pool=size), lambda: 0.0)  # type: ignore[arg-type]
+) -> tuple[GenericPool, FakeLifecycle]:
+    containers = FakeLifecycle(labels)
+    generic = GenericPool(containers, Settings(generic_pool=size), lambda: 0.0, no_runtime_image)  # type: ignore[arg-type]
     generic.image, generic.base_id = "faas/runtime:1", BASE
     generic.maintain(pools, lambda memory: True)  # learns the code, then starts spares
     await generic.settle()
@@ -118,8 +112,8 @@ def test_spares_of_shapes_no_longer_needed_are_removed() -> None:
 def test_spares_respect_the_memory_budget_and_give_way_first() -> None:
     async def scenario() -> None:
         a = function("a", "img:a", memory="64Mi")
-        containers = FakeContainers({"img:a": NO_DEPS})
-        generic = GenericPool(containers, Settings(generic_pool=3), lambda: 0.0)  # type: ignore[arg-type]
+        containers = FakeLifecycle({"img:a": NO_DEPS})
+        generic = GenericPool(containers, Settings(generic_pool=3), lambda: 0.0, no_runtime_image)  # type: ignore[arg-type]
         generic.image, generic.base_id = "faas/runtime:1", BASE
         generic.maintain([a], lambda memory: False)  # learns the code; no room yet
         await generic.settle()
@@ -138,8 +132,8 @@ def test_spares_respect_the_memory_budget_and_give_way_first() -> None:
 def test_a_spare_started_while_closing_is_removed() -> None:
     async def scenario() -> None:
         a = function("a", "img:a", memory="64Mi")
-        containers = FakeContainers({"img:a": NO_DEPS})
-        generic = GenericPool(containers, Settings(generic_pool=1), lambda: 0.0)  # type: ignore[arg-type]
+        containers = FakeLifecycle({"img:a": NO_DEPS})
+        generic = GenericPool(containers, Settings(generic_pool=1), lambda: 0.0, no_runtime_image)  # type: ignore[arg-type]
         generic.image, generic.base_id = "faas/runtime:1", BASE
         generic.maintain([a], lambda memory: False)
         await generic.settle()
@@ -151,7 +145,9 @@ def test_a_spare_started_while_closing_is_removed() -> None:
 
 
 def test_off_when_the_size_is_zero() -> None:
-    generic = GenericPool(FakeContainers({}), Settings(generic_pool=0), lambda: 0.0)  # type: ignore[arg-type]
+    generic = GenericPool(
+        FakeLifecycle({}), Settings(generic_pool=0), lambda: 0.0, no_runtime_image
+    )  # type: ignore[arg-type]
     spec = parse_manifest({"name": "a"})
     assert generic.describe(spec, "img:a") == {
         "eligible": False,
