@@ -23,6 +23,7 @@ import pytest
 from faas import keys
 from faas.build.images import BuiltImage, build_function_image
 from faas.client import GatewayClient
+from faas.engines.base import ManagedContainer
 from faas.engines.docker import DockerBackend
 from faas.errors import FaasError
 from faas.manifest.spec import load_manifest
@@ -289,6 +290,13 @@ def register(
         return dict(response.json())
 
     return _register
+
+
+def run_containers(labels: dict[str, str] | None = None) -> list[ManagedContainer]:
+    """Managed containers of this test run's gateways only: other test runs (developers,
+    parallel checkouts) may share the Docker Engine and use the same function names."""
+    found = DockerBackend().list_managed(labels)
+    return [c for c in found if c.labels.get(keys.LABEL_GATEWAY) in STARTED_GATEWAYS]
 
 
 # -- leaks -------------------------------------------------------------------------------------

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from faas.engines.docker import DockerBackend
-from tests.conftest import FIXTURES, Gateway, wait_until
+from tests.conftest import FIXTURES, Gateway, run_containers, wait_until
 
 ECHO = FIXTURES / "echo"
 
@@ -151,12 +150,10 @@ def test_init_failure_is_502_with_the_functions_message(
 
 
 def test_failed_container_is_removed(gateway: Gateway, deploy: Deploy) -> None:
-    from faas.engines.docker import DockerBackend
 
     deploy(gateway, FIXTURES / "broken-import")
     assert gateway.http.post("/function/broken-import").status_code == 502
-    backend = DockerBackend()
-    wait_until(lambda: not backend.list_managed({"faas.function": "broken-import"}), 15)
+    wait_until(lambda: not run_containers({"faas.function": "broken-import"}), 15)
 
 
 def test_unknown_and_invalid_function_names_are_404(gateway: Gateway) -> None:
@@ -242,14 +239,13 @@ def test_body_over_the_limit_is_413(make_gateway: Callable[..., Gateway], deploy
 
 
 def test_remove_unregisters_and_removes_containers(gateway: Gateway, deploy: Deploy) -> None:
-    from faas.engines.docker import DockerBackend
 
     deploy(gateway, ECHO)
     assert gateway.http.post("/function/echo").status_code == 200
-    assert DockerBackend().list_managed({"faas.function": "echo"})
+    assert run_containers({"faas.function": "echo"})
     assert gateway.http.delete("/system/function/echo").json() == {"removed": "echo"}
     assert gateway.http.post("/function/echo").status_code == 404
-    assert not DockerBackend().list_managed({"faas.function": "echo"})
+    assert not run_containers({"faas.function": "echo"})
 
 
 def test_a_restarted_gateway_still_knows_every_function(
@@ -273,17 +269,15 @@ def test_a_crashed_gateways_containers_are_reclaimed_by_the_next(
 ) -> None:
     import signal
 
-    from faas.engines.docker import DockerBackend
-
     first = make_gateway()
     deploy(first, ECHO)
     assert first.http.post("/function/echo").status_code == 200
     first.stop(signal.SIGKILL)  # no shutdown: its container stays behind
-    leftovers = DockerBackend().list_managed({"faas.function": "echo"})
+    leftovers = run_containers({"faas.function": "echo"})
     assert len(leftovers) == 1
 
     make_gateway()  # reclaims them once the killed one's heartbeat expires (10 s)
-    wait_until(lambda: not DockerBackend().list_managed({"faas.function": "echo"}), 40, 0.5)
+    wait_until(lambda: not run_containers({"faas.function": "echo"}), 40, 0.5)
 
 
 def test_function_containers_are_hardened(gateway: Gateway, deploy: Deploy) -> None:
@@ -291,7 +285,7 @@ def test_function_containers_are_hardened(gateway: Gateway, deploy: Deploy) -> N
 
     deploy(gateway, ECHO)
     assert gateway.http.post("/function/echo").status_code == 200
-    (found,) = DockerBackend().list_managed({"faas.function": "echo"})
+    (found,) = run_containers({"faas.function": "echo"})
     info = docker.from_env().api.inspect_container(found.id)
     host = info["HostConfig"]
     assert info["Config"]["User"] == "10001:10001"

@@ -18,7 +18,7 @@ from typing import Any
 import docker
 
 from faas.engines.docker import DockerBackend
-from tests.conftest import FIXTURES, Gateway, wait_until
+from tests.conftest import FIXTURES, Gateway, run_containers, wait_until
 
 DOCKER_SOCKET = "/var/run/docker.sock"
 
@@ -91,7 +91,7 @@ def test_docker_down_is_503_fast_and_recovers_without_a_restart(
             == 201
         )
         assert gateway.http.post("/function/tricks").status_code == 200
-        (warm,) = docker_backend.list_managed({"faas.function": "tricks"})
+        (warm,) = run_containers({"faas.function": "tricks"})
 
         proxy.stop()
         health = gateway.http.get("/healthz")

@@ -12,15 +12,14 @@ from typing import Any
 import docker
 import httpx
 
-from faas.engines.docker import DockerBackend
-from tests.conftest import FIXTURES, Gateway, wait_until
+from tests.conftest import FIXTURES, Gateway, run_containers, wait_until
 
 TRICKS = FIXTURES / "tricks"
 ECHO = FIXTURES / "echo"
 
 
 def containers_of(name: str) -> list[Any]:
-    return DockerBackend().list_managed({"faas.function": name})
+    return run_containers({"faas.function": name})
 
 
 def describe(gateway: Gateway, name: str) -> dict[str, Any]:
