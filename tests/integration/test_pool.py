@@ -83,7 +83,7 @@ def test_a_burst_never_exceeds_scale_max(
     with ThreadPoolExecutor(50) as pool:
         responses = list(
             pool.map(
-                lambda _: httpx.post(f"{gateway.url}/function/tricks/sleep?s=2", timeout=30),
+                lambda _: httpx.post(f"{gateway.url}/function/tricks/sleep?s=4", timeout=30),
                 range(50),
             )
         )
