@@ -157,7 +157,8 @@ class FakeEngine:
         return None if live is None else live.pid
 
     async def crash(self, container_id: str, signum: int = signal.SIGKILL) -> None:
-        """Kill the instance with `signum` (exit code 128 + signum); return once it is dead."""
+        """Send `signum` to the instance and return once it has exited (exit code 128 + signum
+        if the signal killed it; the runtime exits 0 on SIGTERM)."""
         await self._kill(self._require(container_id), signum)
 
     async def oom_kill(self, container_id: str) -> None:
@@ -200,7 +201,7 @@ class FakeEngine:
                 raise DockerError(f'Conflict. The container name "/{name}" is already in use')
             scratch = self._root / container_id[:16]
             self._instances[container_id] = Instance(container_id, name, config, image, scratch)
-        scratch.mkdir()
+        scratch.mkdir(parents=True)  # the root too, after a close()
         return container_id
 
     async def start(self, container_id: str) -> None:
@@ -209,7 +210,7 @@ class FakeEngine:
         if instance.live is not None:
             return  # Docker answers 304: already started
         try:
-            instance.start(self._exited(instance))
+            await instance.start(self._exited(instance))
         except OSError as exc:
             raise DockerError(f"Docker refused to start container: {exc}") from exc
 
@@ -222,6 +223,8 @@ class FakeEngine:
             raise DockerError(f"Docker refused to pause container: {container_id} is {state}")
         live.signal(signal.SIGSTOP)
         live.paused = await live.wait_stopped()
+        if not live.paused and live.exit is None:
+            raise DockerError(f"container {container_id} did not stop on SIGSTOP")
 
     async def resume(self, container_id: str) -> None:
         self._enter("resume", container_id)
@@ -322,21 +325,22 @@ class FakeEngine:
 
     async def close(self) -> None:
         """Kill every instance, end every event stream, delete the scratch folders."""
-        self.kill_all()
+        self.shut_down()
         for stream in self._subscribers():
             stream.put(None)
-        with self._lock:
-            self._instances.clear()
-        shutil.rmtree(self._root, ignore_errors=True)
 
-    def kill_all(self) -> None:
-        """Kill every instance and wait until each is reaped (also run at interpreter exit)."""
+    def shut_down(self) -> None:
+        """Kill every instance, wait until each is reaped and delete the scratch folders
+        (without an event loop: also run at interpreter exit)."""
         with self._lock:
-            running = [i.live for i in self._instances.values() if i.live is not None]
+            instances = list(self._instances.values())
+            self._instances.clear()
+        running = [i.live for i in instances if i.live is not None]
         for live in running:
             live.signal(signal.SIGKILL)
         for live in running:
             live.exited.wait(_KILL_TIMEOUT)
+        shutil.rmtree(self._root, ignore_errors=True)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -400,7 +404,7 @@ _ENGINES: weakref.WeakSet[FakeEngine] = weakref.WeakSet()
 @atexit.register
 def _kill_everything() -> None:
     for engine in list(_ENGINES):
-        engine.kill_all()
+        engine.shut_down()
 
 
 if TYPE_CHECKING:  # mypy checks here that FakeEngine keeps to the protocol

@@ -26,6 +26,7 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 import faas
@@ -83,17 +84,18 @@ class Exit:
     oom_killed: bool
 
 
+# Every process is forked from this one thread: the kernel's parent-death signal follows the
+# thread that forked the child, and this one lives until the interpreter exits.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faas-fake-spawner")
+
+
 def _die_with_parent() -> None:
     """In the child: SIGKILL when the parent dies, so not even a killed test run leaves it."""
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class Process:
-    """One run of an instance: a child process in its own process group.
-
-    It must be started from a thread that lives as long as the instance (the event loop's),
-    because the kernel's parent-death signal follows the thread that forked it.
-    """
+    """One run of an instance: a child process in its own process group."""
 
     def __init__(
         self,
@@ -227,7 +229,7 @@ class Instance:
         process = self.process
         return process if process is not None and process.exit is None else None
 
-    def start(self, on_exit: Callable[[Process], None]) -> None:
+    async def start(self, on_exit: Callable[[Process], None]) -> None:
         """Run the runtime (or the config's command) with the container's paths on the host."""
         paths = self._paths()
         for folder in paths.values():
@@ -240,7 +242,10 @@ class Instance:
         env["PYTHONPATH"] = _SOURCE_ROOT
         workdir = FUNCTION_DIR if self.image.function_dir else "/tmp"  # as faas's images
         argv = self.config.command or RUNTIME_COMMAND
-        self.process = Process(argv, env, Path(_translate(workdir, paths)), self.log, on_exit)
+        cwd = Path(_translate(workdir, paths))
+        self.process = await asyncio.get_running_loop().run_in_executor(
+            _SPAWNER, Process, argv, env, cwd, self.log, on_exit
+        )
 
     def state(self) -> ContainerState:
         process = self.process
@@ -298,6 +303,6 @@ def compile_runtime() -> None:
     assert spec is not None and spec.origin is not None
     sources = [Path(faas.__file__), Path(spec.origin)]
     for location in spec.submodule_search_locations or ():
-        sources.extend(Path(location).glob("*.py"))
+        sources.extend(Path(location).rglob("*.py"))
     for source in sources:
         compileall.compile_file(source, quiet=2)

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -49,11 +50,9 @@ def run(scenario: Callable[[], Awaitable[T]]) -> T:
 
 
 @pytest.fixture
-def engine() -> Iterator[FakeEngine]:
-    engine = FakeEngine()
-    engine.add_image("echo:1", FIXTURES / "echo", labels={"faas.deps": "false"})
-    yield engine
-    asyncio.run(engine.close())
+def engine(fake_engine: FakeEngine) -> FakeEngine:
+    fake_engine.add_image("echo:1", FIXTURES / "echo", labels={"faas.deps": "false"})
+    return fake_engine
 
 
 @pytest.fixture
@@ -455,3 +454,52 @@ def test_close_kills_every_instance_and_ends_event_streams(sockets: Path) -> Non
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+ORPHAN_SCRIPT = """
+import asyncio, os, signal, sys
+from pathlib import Path
+from faas.engines.base import ContainerConfig
+from faas.engines.fake import FakeEngine
+
+async def main():
+    engine = FakeEngine()
+    engine.add_image("echo:1", Path(sys.argv[1]))
+    socket_dir = sys.argv[3]
+    config = ContainerConfig(
+        image="echo:1", name="orphan", labels={}, binds={socket_dir: "/run/faas"},
+        environment={"FAAS_SOCKET": "/run/faas/runtime.sock", "FAAS_HANDLER": "handler.handle"},
+    )
+    container_id = await engine.create(config)
+    await engine.start(container_id)
+    print(engine.pid(container_id), flush=True)
+    if sys.argv[2] == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("ending", ["exits", "killed"])
+def test_no_instance_outlives_the_interpreter(ending: str, sockets: Path) -> None:
+    """Not closed: killed at exit; the interpreter killed: killed by the kernel with it."""
+    done = subprocess.run(
+        [sys.executable, "-c", ORPHAN_SCRIPT, str(FIXTURES / "echo"), ending, str(sockets)],
+        capture_output=True,
+        timeout=20,
+        env={**os.environ, "TMPDIR": str(sockets)},  # where a killed one leaves its scratch
+    )
+    pid = int(done.stdout)
+    deadline = time.monotonic() + 5
+    while _alive(pid):
+        assert time.monotonic() < deadline, f"instance {pid} outlived its interpreter"
+        time.sleep(0.01)
+
+
+def _alive(pid: int) -> bool:
+    """Running or stopped; a zombie (its new parent has not reaped it yet) is dead."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
