@@ -11,13 +11,15 @@ stands for the container's PID namespace).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import compileall
 import contextlib
-import ctypes
 import dataclasses
 import functools
+import hashlib
 import importlib.util
 import io
+import json
 import os
 import signal
 import subprocess
@@ -26,7 +28,6 @@ import tarfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 import faas
@@ -41,8 +42,6 @@ RUNTIME_COMMAND = (sys.executable, "-S", "-m", "faas.runtime")
 _SOURCE_ROOT = str(Path(faas.__file__).resolve().parent.parent)
 _DRAIN_TIMEOUT = 2.0  # Docker's own bound on waiting for the log copier after an exit
 _PAUSE_TIMEOUT = 2.0
-_PR_SET_PDEATHSIG = 1
-_prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 
 def docker_timestamp(epoch_ns: int) -> bytes:
@@ -84,14 +83,58 @@ class Exit:
     oom_killed: bool
 
 
-# Every process is forked from this one thread: the kernel's parent-death signal follows the
-# thread that forked the child, and this one lives until the interpreter exits.
-_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="faas-fake-spawner")
+# A helper process that outlives this interpreter only to kill every instance it leaves: it is
+# told each process group started and ended, and at the end of its input (this interpreter has
+# exited or been killed, and the kernel closed the pipe) it SIGKILLs those still listed.
+_GUARDIAN = """
+import os, signal, sys
+groups = set()
+for line in sys.stdin:
+    group = int(line)
+    if group > 0:
+        groups.add(group)
+    else:
+        groups.discard(-group)
+for group in groups:
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except OSError:
+        pass
+"""
 
 
-def _die_with_parent() -> None:
-    """In the child: SIGKILL when the parent dies, so not even a killed test run leaves it."""
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+class _Guardian:
+    def __init__(self) -> None:
+        self._popen = subprocess.Popen(
+            [sys.executable, "-S", "-c", _GUARDIAN],
+            stdin=subprocess.PIPE,
+            start_new_session=True,  # a ^C to the test run must not end it first
+        )
+        assert self._popen.stdin is not None
+        self._pipe = self._popen.stdin.fileno()
+
+    def watch(self, group: int) -> None:
+        self._send(group)
+
+    def forget(self, group: int) -> None:
+        self._send(-group)
+
+    def _send(self, number: int) -> None:
+        with contextlib.suppress(OSError):  # one write under PIPE_BUF: atomic across threads
+            os.write(self._pipe, b"%d\n" % number)
+
+    def stop(self) -> None:
+        assert self._popen.stdin is not None
+        self._popen.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._popen.wait(_DRAIN_TIMEOUT)
+
+
+@functools.cache
+def _guardian() -> _Guardian:
+    guardian = _Guardian()
+    atexit.register(guardian.stop)  # after every FakeEngine's shut_down (atexit runs LIFO)
+    return guardian
 
 
 class Process:
@@ -119,9 +162,9 @@ class Process:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,  # one pipe keeps the two streams in the order written
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # one prctl call: safe in a forked child
         )
         self.pid = self._popen.pid
+        _guardian().watch(self.pid)
         self._reader = threading.Thread(target=self._read, name=f"fake-out-{self.pid}", daemon=True)
         self._reader.start()
         threading.Thread(target=self._wait, name=f"fake-wait-{self.pid}", daemon=True).start()
@@ -160,6 +203,7 @@ class Process:
         status = self._popen.wait()
         finished_at = time.time()
         self.signal(signal.SIGKILL)  # what it forked dies with it, as in a container
+        _guardian().forget(self.pid)
         self._reader.join(_DRAIN_TIMEOUT)
         code = 128 - status if status < 0 else status
         self.exit = Exit(code, finished_at, self.oom_killed)
@@ -191,6 +235,19 @@ class Image:
     function_dir: Path | None  # None: a generic runtime image
     labels: dict[str, str]
     env: dict[str, str]
+
+    @classmethod
+    def of(
+        cls, ref: str, function_dir: Path | None, labels: Mapping[str, str], env: Mapping[str, str]
+    ) -> Image:
+        """The image faas's builder would make: IMAGE_ENV, plus FAAS_GENERIC=1 without code;
+        its id derives from its content, as Docker's does."""
+        environment = {**IMAGE_ENV, **({"FAAS_GENERIC": "1"} if function_dir is None else {})}
+        environment.update(env)
+        folder = None if function_dir is None else Path(function_dir).resolve()
+        identity = json.dumps([str(folder), sorted(labels.items()), environment])
+        image_id = "sha256:" + hashlib.sha256(identity.encode()).hexdigest()
+        return cls(ref, image_id, folder, dict(labels), environment)
 
     def archive(self, path: str) -> bytes | None:
         """A tar of `path` as Docker's get_archive returns it (the folder's own name first);
@@ -229,7 +286,7 @@ class Instance:
         process = self.process
         return process if process is not None and process.exit is None else None
 
-    async def start(self, on_exit: Callable[[Process], None]) -> None:
+    def start(self, on_exit: Callable[[Process], None]) -> None:
         """Run the runtime (or the config's command) with the container's paths on the host."""
         paths = self._paths()
         for folder in paths.values():
@@ -242,10 +299,7 @@ class Instance:
         env["PYTHONPATH"] = _SOURCE_ROOT
         workdir = FUNCTION_DIR if self.image.function_dir else "/tmp"  # as faas's images
         argv = self.config.command or RUNTIME_COMMAND
-        cwd = Path(_translate(workdir, paths))
-        self.process = await asyncio.get_running_loop().run_in_executor(
-            _SPAWNER, Process, argv, env, cwd, self.log, on_exit
-        )
+        self.process = Process(argv, env, Path(_translate(workdir, paths)), self.log, on_exit)
 
     def state(self) -> ContainerState:
         process = self.process
