@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import calendar
 import io
 import json
 import os
@@ -253,6 +254,7 @@ def test_logs_carry_docker_timestamps_and_honour_tail_and_since(engine: FakeEngi
     async def scenario() -> None:
         container_id = await engine.create(config)
         assert await engine.logs(container_id) == b""  # created, not started
+        started = time.time_ns()
         await engine.start(container_id)
         while (await engine.state(container_id)).running:
             await asyncio.sleep(0.005)
@@ -263,19 +265,20 @@ def test_logs_carry_docker_timestamps_and_honour_tail_and_since(engine: FakeEngi
         stamped = (await engine.logs(container_id, timestamps=True)).splitlines()
         assert all(STAMP.match(line) for line in stamped), stamped
         assert [line.split(b" ", 1)[1] for line in stamped] == [b"one", b"two", b"three"]
-        second = _epoch(stamped[1].split(b" ", 1)[0])
-        assert await engine.logs(container_id, since=second) == b"two\nthree\n"
-        tail = await engine.logs(container_id, since=second, tail=1, timestamps=True)
+        first, second = (_epoch_ns(line.split(b" ", 1)[0]) for line in stamped[:2])
+        assert started < first < second <= time.time_ns()  # each line's arrival time
+        since = (first + second) / 2e9  # between the two lines (they are 10 ms apart)
+        assert await engine.logs(container_id, since=since) == b"two\nthree\n"
+        tail = await engine.logs(container_id, since=since, tail=1, timestamps=True)
         assert tail == stamped[2] + b"\n"
 
     run(scenario)
 
 
-def _epoch(stamp: bytes) -> float:
-    """Docker's timestamp as epoch seconds, rounded down to the microsecond (never after it)."""
+def _epoch_ns(stamp: bytes) -> int:
+    """Docker's log timestamp as epoch nanoseconds."""
     whole, fraction = stamp.decode().rstrip("Z").split(".")
-    seconds = time.mktime(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) - time.timezone
-    return seconds + int(fraction[:6]) / 1e6
+    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) * 10**9 + int(fraction)
 
 
 def test_list_filters_on_labels_in_any_state(engine: FakeEngine, sockets: Path) -> None:
