@@ -122,7 +122,8 @@ class FakeEngine:
         env: Mapping[str, str] | None = None,
     ) -> str:
         """Register (or replace) image `ref`; return its id. Without `function_dir` it is a
-        generic runtime image (FAAS_GENERIC=1); `env` adds to or overrides IMAGE_ENV."""
+        generic runtime image (FAAS_GENERIC=1); `env` adds to or overrides IMAGE_ENV (host paths
+        are kept: FAAS_DEPS_DIR=<a folder of installed packages> for a function's requirements)."""
         image = Image.of(ref, function_dir, labels or {}, env or {})
         self._images[ref] = image
         return image.id
@@ -150,7 +151,10 @@ class FakeEngine:
     async def crash(self, container_id: str, signum: int = signal.SIGKILL) -> None:
         """Send `signum` to the instance and return once it has exited (exit code 128 + signum
         if the signal killed it; the runtime exits 0 on SIGTERM)."""
-        await self._kill(self._require(container_id), signum)
+        instance = self._require(container_id)
+        if instance.live is None:
+            raise DockerError(f"container {container_id} is not running")
+        await self._kill(instance, signum)
 
     async def oom_kill(self, container_id: str) -> None:
         """Kill the instance as its memory limit would: SIGKILL, 137, `oom_killed`, an `oom`

@@ -193,6 +193,8 @@ def test_crash_and_oom_kill_are_reported_as_docker_does(engine: FakeEngine, sock
         assert other.events == []
         with pytest.raises(DockerError, match="not running"):
             await engine.pause(crashed.id)
+        with pytest.raises(DockerError, match="not running"):
+            await engine.crash(crashed.id)
         events.task.cancel()
         other.task.cancel()
 
