@@ -25,6 +25,7 @@ from faas.build.images import BuiltImage, build_function_image
 from faas.client import GatewayClient
 from faas.engines.base import ManagedContainer
 from faas.engines.docker import DockerBackend
+from faas.engines.fake import FakeEngine
 from faas.errors import FaasError
 from faas.manifest.spec import load_manifest
 from faas.settings import DEFAULT_BASE_IMAGE, Settings
@@ -62,6 +63,15 @@ def wait_until(
 
 
 # -- services ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_engine() -> Iterator[FakeEngine]:
+    """An engine without Docker: each instance is the real runtime as a local process (see
+    faas/engines/fake.py); every one is killed at teardown, whatever the test did."""
+    engine = FakeEngine()
+    yield engine
+    engine.shut_down()
 
 
 @pytest.fixture(scope="session")
