@@ -9,7 +9,8 @@ one line on stderr. Third-party errors (Docker, Redis) are translated once, wher
     ├── BadRequest             400  malformed name, path, header or body
     │   └── ManifestError      400  faas.yaml is invalid; names the field
     ├── NotFound               404  no such call, dead letter, ...
-    │   └── FunctionNotFound   404
+    │   ├── FunctionNotFound   404
+    │   └── ImageMissing       404  the engine has no such image (a call's start: 502 init_failed)
     ├── CallNotFound           404  no call or dead letter with that id
     ├── PayloadTooLarge        413
     ├── IdempotencyConflict    422  an Idempotency-Key reused with a different request
@@ -20,7 +21,8 @@ one line on stderr. Third-party errors (Docker, Redis) are translated once, wher
     │   ├── OutOfMemory        502  killed by its memory limit
     │   └── FunctionInitError  502  import/init failed or the container did not become ready
     ├── Unavailable            503  a service faas depends on does not answer
-    │   ├── DockerUnavailable
+    │   ├── EngineUnavailable       the container engine does not answer
+    │   │   └── DockerUnavailable
     │   └── RedisUnavailable
     ├── FunctionTimeout        504
     ├── DockerError            500  Docker refused an operation faas asked for
@@ -83,6 +85,12 @@ class FunctionNotFound(NotFound):
         self.name = name
 
 
+class ImageMissing(NotFound):
+    """The engine has no image by that reference (removed since it was deployed)."""
+
+    code = "image_missing"
+
+
 class PayloadTooLarge(FaasError):
     """The request body is larger than FAAS_MAX_BODY."""
 
@@ -133,7 +141,13 @@ class Unavailable(FaasError):
     code = "unavailable"
 
 
-class DockerUnavailable(Unavailable):
+class EngineUnavailable(Unavailable):
+    """The container engine does not answer."""
+
+    code = "engine_unavailable"
+
+
+class DockerUnavailable(EngineUnavailable):
     """The Docker Engine does not answer."""
 
     code = "docker_unavailable"

@@ -15,7 +15,8 @@ from starlette.types import ASGIApp
 
 from faas.build.deploy import build_folder
 from faas.build.images import build_runtime_image
-from faas.engines.docker import DockerBackend
+from faas.engines.base import Engine
+from faas.engines.docker import DockerBackend, DockerEngine
 from faas.errors import FaasError, Unavailable
 from faas.pool.generic import GenericPool
 from faas.pool.invoker import Invoker
@@ -37,19 +38,20 @@ HEARTBEAT_TTL = 10.0  # a gateway silent this long is dead: its containers may b
 RECONCILE_EVERY = 2  # heartbeat rounds: a crashed gateway's containers go within ~TTL + 6 s
 
 
-def create_app(settings: Settings | None = None) -> ASGIApp:
-    """Build the gateway; `settings` default to the FAAS_* environment."""
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> ASGIApp:
+    """Build the gateway; `settings` default to the FAAS_* environment, `engine` to the local
+    Docker Engine (a test passes a fake one). Image builds always use Docker."""
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         gateway_id = secrets.token_hex(6)
         settings.sockets.mkdir(parents=True, exist_ok=True)
-        backend = DockerBackend()
+        backend = DockerBackend()  # connects on first use: builds only, with a fake engine
         redis = connect(settings.redis_url)
         registry = Registry(redis)
         stack = _StackId()
-        lifecycle = Lifecycle(backend, settings, gateway_id, stack.get)
+        lifecycle = Lifecycle(engine or DockerEngine(backend), settings, gateway_id, stack.get)
 
         async def runtime_image() -> tuple[str, str] | None:
             return await asyncio.to_thread(_runtime_image, backend, settings.base_image)
@@ -88,7 +90,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             await invoker.close()
             with contextlib.suppress(Unavailable):
                 await registry.forget_gateway(gateway_id)
-            lifecycle.close()
+            await lifecycle.close()
             await redis.aclose()
             backend.close()
             log.info("gateway %s stopped; its containers are removed", gateway_id)

@@ -13,13 +13,12 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from faas.contracts.base import CallRequest
+from faas.contracts.base import HOP_BY_HOP, CallRequest
 from faas.errors import BadRequest
 from faas.manifest.spec import check_name
 from gateway.asgi import error_response, header, read_body, respond
 
 PREFIX = "/function/"
-_STRIPPED = frozenset((b"content-length", b"connection", b"keep-alive", b"transfer-encoding"))
 _TIMING_ORDER = ("queue", "create", "start", "ready", "load", "handler", "total")
 
 
@@ -60,7 +59,7 @@ async def _call(scope: Scope, receive: Receive, call_id: str) -> tuple[int, list
         force_cold=force == b"cold",
     )
     result = await state["invoker"].call(record, call, call_id)
-    headers = [(k, v) for k, v in result.headers if k.lower() not in _STRIPPED]
+    headers = [(k, v) for k, v in result.headers if k.lower() not in HOP_BY_HOP]
     timing = ", ".join(
         f"{k};dur={result.timings[k]:.3f}" for k in _TIMING_ORDER if k in result.timings
     )

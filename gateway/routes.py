@@ -19,9 +19,6 @@ from faas.pool.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from faas.registry.store import FunctionRecord
 from gateway.errors import error_response
 
-_STRIPPED = frozenset((b"content-length", b"connection", b"keep-alive", b"transfer-encoding"))
-
-
 # -- system API -------------------------------------------------------------------------------
 
 

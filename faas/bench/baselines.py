@@ -29,17 +29,13 @@ from pathlib import Path
 from faas import keys
 from faas.bench.results import MemorySample
 from faas.bench.wire import Connection, Reply, WireError, call_once, request_bytes
+from faas.contracts.native import SOCKET_NAME, TCP_PORT, tcp_placement, unix_placement
 from faas.contracts.transport import Address
 from faas.engines.base import ContainerConfig
 from faas.engines.docker import DockerBackend
 from faas.errors import FaasError
 from faas.manifest.spec import FunctionSpec
-from faas.pool.hardening import (
-    SOCKET_NAME,
-    TCP_PORT,
-    Placement,
-    function_container,
-)
+from faas.pool.hardening import function_container
 
 ROLE_BENCH = "bench"
 POLL_INTERVAL = 0.001  # the perf anchors' bench_ready polled every 1 ms
@@ -162,9 +158,9 @@ class Baselines:
             socket_dir = self.workdir / name.rsplit("-", 1)[-1]
             socket_dir.mkdir()
             socket_dir.chmod(0o777)  # the function's uid creates its socket here
-            placement = Placement(socket_host_dir=str(socket_dir), network=self.network)
+            placement = unix_placement(socket_dir, self.network)
         elif mode in (BRIDGE, HOST):
-            placement = Placement(socket_host_dir=None, network=mode)
+            placement = tcp_placement(mode)
         else:
             raise ValueError(f"unknown network mode {mode!r}")
         cfg = function_container(

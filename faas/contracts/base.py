@@ -2,7 +2,10 @@
 
 A contract decides how an instance listens (the native runtime on a Unix socket or TCP port;
 later an HTTP image on its port, or a Lambda Runtime API image) and how a call is put on the
-wire and its answer read back. The pool sees only an `Endpoint` per instance.
+wire and its answer read back. The pool sees only an `Endpoint` per instance, and
+starts instances through a `Contract`: `place` before creating one (where it will listen, as
+environment, binds and a network for the engine to arrange), `ready` while it starts (does it
+answer yet?), `endpoint` once it does, `release` when it is removed.
 
 Failure semantics every endpoint keeps, because the pool's retry rules depend on them:
 `ConnectFailed` (nothing accepted the request: never delivered, safe to send elsewhere),
@@ -12,7 +15,9 @@ Failure semantics every endpoint keeps, because the pool's retry rules depend on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 # Headers that describe one HTTP connection, not the message: never forwarded across a hop.
@@ -52,3 +57,31 @@ class Endpoint(Protocol):
 
     def close(self) -> None:
         """Drop pooled connections (the instance is being removed)."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one new instance will listen, as its engine must arrange it."""
+
+    network: str | None  # the engine network to join; None: no network at all
+    environment: Mapping[str, str]  # tells the instance where to listen
+    binds: Mapping[str, str] = field(default_factory=dict)  # host dir -> instance dir
+    host_dir: Path | None = None  # made for this instance; `release` removes it
+    over_network: bool = False  # reached at the instance's address on `network`
+
+
+class Contract(Protocol):
+    """How the instances of one kind of function listen, answer readiness and take calls."""
+
+    def place(self, token: str, wants_network: bool) -> Placement:
+        """Reserve where a new instance (unique `token`) will listen; `wants_network`: the
+        function itself needs the network (a contract reached over it joins it anyway)."""
+
+    async def ready(self, placement: Placement, host: str) -> bool:
+        """One readiness check; `host` is the instance's address when `over_network`, else ""."""
+
+    def endpoint(self, placement: Placement, host: str) -> Endpoint:
+        """The endpoint of a ready instance."""
+
+    def release(self, placement: Placement) -> None:
+        """Undo `place` (the instance is gone or never started)."""

@@ -1,5 +1,7 @@
 """The native contract: faas's own in-container runtime (`faas.runtime`), over a Unix socket in a
-per-instance host directory or over TCP on the functions' network.
+per-instance host directory (FAAS_SOCKET_DIR) or over TCP on the functions' network
+(FAAS_TRANSPORT=tcp). The runtime listens where FAAS_SOCKET or FAAS_PORT says, and binds only
+after loading the handler: an instance that accepts a connection is ready.
 
 The runtime takes the call under `/call<path>` with `x-call-id` and `x-faas-timeout-ms`, and
 answers with a Content-Length and `x-faas-handler-ms`, which is taken off the response here.
@@ -8,20 +10,82 @@ answers with a Content-Length and `x-faas-handler-ms`, which is taken off the re
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
+import shutil
+from pathlib import Path, PurePosixPath
 
-from faas.contracts.base import HOP_BY_HOP, CallRequest, CallResponse
-from faas.contracts.transport import Address, Channel
+from faas.contracts.base import HOP_BY_HOP, CallRequest, CallResponse, Placement
+from faas.contracts.transport import Address, Channel, probe
+from faas.errors import ConfigError
+from faas.settings import Settings
 
 HANDLER_MS = b"x-faas-handler-ms"
+RUNTIME_DIR = PurePosixPath("/run/faas")  # bind-mounted per instance, holds the socket
+SOCKET_NAME = "runtime.sock"
+TCP_PORT = 8080
+_MAX_SOCKET_PATH = 107  # sun_path is 108 bytes including the terminating NUL
+
+
+class NativeContract:
+    """Places native runtimes per FAAS_TRANSPORT and tells when they answer."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._unix = settings.transport == "unix"
+        self._sockets = settings.sockets
+        self._network = settings.function_network
+
+    def place(self, token: str, wants_network: bool) -> Placement:
+        if not self._unix:
+            return tcp_placement(self._network)
+        return unix_placement(self._socket_dir(token), self._network if wants_network else None)
+
+    async def ready(self, placement: Placement, host: str) -> bool:
+        return await probe(address(placement, host))
+
+    def endpoint(self, placement: Placement, host: str) -> NativeEndpoint:
+        return NativeEndpoint(address(placement, host))
+
+    def release(self, placement: Placement) -> None:
+        if placement.host_dir is not None:
+            shutil.rmtree(placement.host_dir, ignore_errors=True)
+
+    def _socket_dir(self, token: str) -> Path:
+        path = self._sockets / token
+        if len(str(path / SOCKET_NAME)) > _MAX_SOCKET_PATH:
+            raise ConfigError(
+                f"socket path {path / SOCKET_NAME} is longer than {_MAX_SOCKET_PATH} bytes: "
+                "set FAAS_SOCKET_DIR to a shorter directory"
+            )
+        path.mkdir(parents=True, exist_ok=False)
+        path.chmod(0o777)  # the function runs as an unprivileged uid and creates its socket here
+        return path
+
+
+def unix_placement(host_dir: Path, network: str | None) -> Placement:
+    """The runtime listens on a socket in `host_dir`, bind-mounted at RUNTIME_DIR."""
+    return Placement(
+        network=network,
+        environment={"FAAS_SOCKET": str(RUNTIME_DIR / SOCKET_NAME)},
+        binds={str(host_dir): str(RUNTIME_DIR)},
+        host_dir=host_dir,
+    )
+
+
+def tcp_placement(network: str) -> Placement:
+    """The runtime listens on TCP_PORT, reached at its address on `network`."""
+    return Placement(network=network, environment={"FAAS_PORT": str(TCP_PORT)}, over_network=True)
+
+
+def address(placement: Placement, host: str) -> Address:
+    if placement.host_dir is not None:
+        return Address(path=str(placement.host_dir / SOCKET_NAME))
+    return Address(host=host, port=TCP_PORT)
 
 
 class NativeEndpoint:
-    """A running native runtime: a keep-alive channel to it, and its host-side socket folder."""
+    """A running native runtime: a keep-alive channel to it."""
 
-    def __init__(self, address: Address, host_dir: Path | None = None) -> None:
+    def __init__(self, address: Address) -> None:
         self.address = address
-        self.host_dir = host_dir  # removed with the instance (Unix socket transport only)
         self.channel = Channel(address)
 
     def __str__(self) -> str:

@@ -41,11 +41,15 @@ class Response:
     body: bytes
 
 
-class ConnectionLost(FunctionCrashed):
-    """The runtime closed the connection or reset it before answering."""
+class DeliveryFailed(FunctionCrashed):
+    """A call got no answer over its connection; the subclass says whether it was delivered."""
 
 
-class ConnectFailed(ConnectionLost):
+class ConnectionLost(DeliveryFailed):
+    """The runtime closed the connection or reset it before answering: maybe delivered."""
+
+
+class ConnectFailed(DeliveryFailed):
     """Nothing accepted the connection: the request was never delivered (safe to retry)."""
 
 

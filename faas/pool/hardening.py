@@ -1,33 +1,23 @@
 """What a function container looks like: pure data, so the hardening rules are testable
-without Docker and the backend only translates them into API calls."""
+without Docker and the engine only translates them into API calls. Where the instance listens
+(socket folder, port, network) comes from its contract's `Placement`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
 from faas import keys
+from faas.contracts.base import Placement
 from faas.engines.base import ContainerConfig
 from faas.manifest.spec import FunctionSpec
 
 FUNCTION_UID = "10001:10001"  # no passwd entry needed; never root
-RUNTIME_DIR = PurePosixPath("/run/faas")  # bind-mounted per container, holds the socket
-SOCKET_NAME = "runtime.sock"
-TCP_PORT = 8080
 PIDS_LIMIT = 128
 TMPFS_SIZE = "64m"
 FUNCTION_DIR = PurePosixPath("/opt/faas/function")  # the function's code, in every image
 CODE_TMPFS_SIZE = "16m"  # generic containers: room for code bundles (faas.code_bundle's cap)
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where the gateway reaches the runtime, and what the function may reach."""
-
-    socket_host_dir: str | None  # unix transport: host side of RUNTIME_DIR
-    network: str | None  # docker network to join, None for no network
-    function_env: Mapping[str, str] = field(default_factory=dict)
 
 
 def function_container(
@@ -38,9 +28,11 @@ def function_container(
     gateway_id: str,
     placement: Placement,
     stack_id: str = "",
+    service_env: Mapping[str, str] | None = None,
 ) -> ContainerConfig:
-    """The hardened container for one instance of `spec` (see design.md, Containers)."""
-    env = dict(placement.function_env)
+    """The hardened container for one instance of `spec` (see design.md, Containers);
+    `service_env` tells a function with network where the gateway and Redis are."""
+    env = dict(service_env or {})
     env.update(function_env(spec))
     return _hardened(
         image,
@@ -85,6 +77,7 @@ def generic_container(
     gateway_id: str,
     placement: Placement,
     stack_id: str = "",
+    service_env: Mapping[str, str] | None = None,
 ) -> ContainerConfig:
     """A pre-started runtime with no function yet, hardened like a function container.
 
@@ -94,7 +87,7 @@ def generic_container(
     """
     labels = function_labels("", gateway_id, stack_id)
     labels[keys.LABEL_ROLE] = keys.ROLE_GENERIC
-    cfg = _hardened(image, container_name, labels, dict(placement.function_env), shape, placement)
+    cfg = _hardened(image, container_name, labels, dict(service_env or {}), shape, placement)
     tmpfs = dict(cfg.tmpfs)
     tmpfs[str(FUNCTION_DIR)] = f"rw,size={CODE_TMPFS_SIZE},mode=1777"
     return replace(cfg, tmpfs=tmpfs)
@@ -108,12 +101,7 @@ def _hardened(
     shape: Shape,
     placement: Placement,
 ) -> ContainerConfig:
-    binds: dict[str, str] = {}
-    if placement.socket_host_dir is not None:
-        env["FAAS_SOCKET"] = str(RUNTIME_DIR / SOCKET_NAME)
-        binds[placement.socket_host_dir] = str(RUNTIME_DIR)
-    else:
-        env["FAAS_PORT"] = str(TCP_PORT)
+    env.update(placement.environment)
     return ContainerConfig(
         image=image,
         name=name,
@@ -122,7 +110,7 @@ def _hardened(
         memory=shape.memory,
         cpus=shape.cpus,
         network=placement.network,
-        binds=binds,
+        binds=dict(placement.binds),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from faas import keys
+from faas.contracts.base import HOP_BY_HOP
 from faas.errors import BadRequest
 from faas.pool.invoker import Invoker
 from faas.queue.callbacks import CallbackSender, check_url
@@ -23,10 +24,8 @@ from faas.registry.catalog import Catalog
 from faas.registry.store import Registry
 from faas.settings import Settings
 
-_NOT_STORED = frozenset(
-    b"host content-length connection keep-alive transfer-encoding te upgrade "
-    b"idempotency-key x-callback-url".split()
-)
+# Read by the gateway, not for the function: the contract strips HOP_BY_HOP again on delivery.
+_NOT_STORED = HOP_BY_HOP | {b"idempotency-key", b"x-callback-url"}
 MAX_IDEMPOTENCY_KEY = 255
 
 

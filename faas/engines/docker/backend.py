@@ -1,8 +1,9 @@
-"""Docker behind one small interface: the only module that imports `docker`.
+"""`DockerBackend`: the Docker Engine API, one blocking call per method; the only module that
+imports `docker`.
 
 Docker's exceptions are translated here, once, into `faas.errors`; nothing above this module
-sees a `docker.errors` type. Every method blocks (docker-py is synchronous): async callers run
-them in a worker thread, and none of them is on the warm-call path.
+sees a `docker.errors` type. Synchronous code (builds, `faas up`) calls it directly; the
+gateway's pool reaches it through `DockerEngine`. Nothing here is on the warm-call path.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,7 +21,7 @@ import requests.exceptions
 
 from faas import keys
 from faas.engines.base import ContainerConfig, ContainerState, ManagedContainer
-from faas.errors import BuildError, DockerError, DockerUnavailable, FunctionInitError
+from faas.errors import BuildError, DockerError, DockerUnavailable, ImageMissing
 
 _UNREACHABLE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError)
 
@@ -47,9 +48,7 @@ def _translated(action: str) -> Iterator[None]:
             f"Docker Engine does not answer ({action}): start it (`dockerd`) or set DOCKER_HOST"
         ) from exc
     except docker.errors.ImageNotFound as exc:
-        raise FunctionInitError(
-            f"{action}: image not found ({exc.explanation}); deploy again"
-        ) from exc
+        raise ImageMissing(f"{action}: image not found ({exc.explanation}); deploy again") from exc
     except docker.errors.APIError as exc:
         if exc.status_code is not None and exc.status_code >= 500 and "connect" in str(exc).lower():
             raise DockerUnavailable(f"Docker Engine failed ({action}): {exc.explanation}") from exc
@@ -113,7 +112,7 @@ class DockerBackend:
         try:
             with _translated(f"inspect image {ref}"):
                 return dict(self._api.inspect_image(ref))
-        except FunctionInitError:
+        except ImageMissing:
             return None
 
     def image_id(self, ref: str) -> str | None:
@@ -175,7 +174,7 @@ class DockerBackend:
         return image
 
     def remove_image(self, ref: str) -> None:
-        with contextlib.suppress(FunctionInitError), _translated(f"remove image {ref}"):
+        with contextlib.suppress(ImageMissing), _translated(f"remove image {ref}"):
             self._api.remove_image(ref, force=True)
 
     # -- networks -------------------------------------------------------------------------
@@ -224,7 +223,7 @@ class DockerBackend:
             )
         return str(created["Id"])
 
-    def read_archive(self, image: str, path: str, labels: dict[str, str]) -> bytes | None:
+    def read_archive(self, image: str, path: str, labels: Mapping[str, str]) -> bytes | None:
         """The tar of `path` in `image` (None when it has no such path).
 
         Copied out of a container that is created, never started, and always removed: the
@@ -310,7 +309,7 @@ class DockerBackend:
                 return
             raise
 
-    def events(self, labels: dict[str, str]) -> Iterator[tuple[str, str, dict[str, str]]]:
+    def events(self, labels: Mapping[str, str]) -> Iterator[tuple[str, str, dict[str, str]]]:
         """Container lifecycle events (id, action, attributes) until the stream breaks.
 
         The stream blocks: run it in a thread, and `close_events()` to end it.
@@ -336,7 +335,7 @@ class DockerBackend:
     def remove_by_name(self, name: str) -> None:
         self.remove(name)
 
-    def list_managed(self, labels: dict[str, str] | None = None) -> list[ManagedContainer]:
+    def list_managed(self, labels: Mapping[str, str] | None = None) -> list[ManagedContainer]:
         """Containers labelled faas.managed=true (and every label in `labels`), any state."""
         selector = [keys.MANAGED_FILTER] + [f"{k}={v}" for k, v in (labels or {}).items()]
         with _translated("list containers"):
