@@ -23,20 +23,13 @@ import pytest
 from faas import keys
 from faas.build.code_bundle import files_from_tar, load_request
 from faas.contracts.base import CallRequest
-from faas.contracts.native import NativeEndpoint
+from faas.contracts.native import SOCKET_NAME, NativeEndpoint, unix_placement
 from faas.contracts.transport import Address, probe
 from faas.engines.base import ContainerConfig, ContainerEvent
 from faas.engines.fake import FakeEngine
 from faas.errors import ConfigError, DockerError, DockerUnavailable, FunctionInitError
 from faas.manifest.spec import load_manifest
-from faas.pool.hardening import (
-    FUNCTION_DIR,
-    SOCKET_NAME,
-    Placement,
-    Shape,
-    function_container,
-    generic_container,
-)
+from faas.pool.hardening import FUNCTION_DIR, Shape, function_container, generic_container
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "functions"
 T = TypeVar("T")
@@ -69,7 +62,7 @@ class Launched:
 
     def __init__(self, container_id: str, socket_dir: Path) -> None:
         self.id = container_id
-        self.endpoint = NativeEndpoint(Address(path=str(socket_dir / SOCKET_NAME)), socket_dir)
+        self.endpoint = NativeEndpoint(Address(path=str(socket_dir / SOCKET_NAME)))
 
 
 async def launch(
@@ -82,7 +75,7 @@ async def launch(
 ) -> Launched:
     socket_dir = sockets / name
     socket_dir.mkdir()
-    placement = Placement(socket_host_dir=str(socket_dir), network=None)
+    placement = unix_placement(socket_dir, None)
     spec = load_manifest(FIXTURES / folder)
     config = function_container(
         spec, image, container_name=name, gateway_id=gateway, placement=placement, stack_id="s1"
@@ -363,7 +356,7 @@ def test_a_generic_runtime_loads_code_with_post_load(engine: FakeEngine, sockets
             "runtime:1",
             container_name="faas-generic-1",
             gateway_id="gw-1",
-            placement=Placement(socket_host_dir=str(socket_dir), network=None),
+            placement=unix_placement(socket_dir, None),
         )
         container_id = await engine.create(config)
         await engine.start(container_id)
