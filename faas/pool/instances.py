@@ -60,7 +60,6 @@ class Instances:
 
     def add(self, pool: FunctionPool) -> None:
         self.pools[pool.spec.name] = pool
-        self.watch(pool)
 
     def watch(self, pool: FunctionPool) -> None:
         """Let the upkeep look at `pool` (it has containers or keeps scale.min ready)."""
