@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from faas.contracts.base import CallRequest, CallResponse, Endpoint
@@ -92,10 +92,6 @@ class Invoker:
         self.metrics = self.accounting.metrics
         self.recent = self.accounting.recent
 
-    @property
-    def pools(self) -> Iterable[FunctionPool]:
-        return list(self._pools.values())
-
     def pool(self, name: str) -> FunctionPool | None:
         return self._pools.get(name)
 
@@ -112,6 +108,7 @@ class Invoker:
         """
         pool = self._pools.get(record.name)
         if pool is not None and pool.image == record.image and pool.spec == record.spec:
+            pool.spec = record.spec  # the same object from now on: calls compare by identity
             return pool
         if pool is None:
             pool = FunctionPool(record.spec, record.image)
@@ -149,7 +146,11 @@ class Invoker:
 
     async def call(self, record: FunctionRecord, request: CallRequest, call_id: str) -> CallResult:
         pool = self._pools.get(record.name)
-        if pool is None or pool.image != record.image or pool.spec != record.spec:
+        if (
+            pool is None
+            or pool.image != record.image
+            or (pool.spec is not record.spec and pool.spec != record.spec)
+        ):
             pool = self.sync(record)
         stats = self.accounting.begin(record.name)
         started_at = time.time()

@@ -1,7 +1,7 @@
 """The warm-or-cold decision, as pure bookkeeping with the clock passed in.
 
-No Docker and no I/O here: the invoker asks `FunctionPool` what to do, does the Docker work
-around it under a per-function lock, and reports back. That keeps every policy (reuse,
+No engine and no I/O here: the call path asks `FunctionPool` what to do, the instance
+management does the engine work around it, and both report back. That keeps every policy (reuse,
 keep-alive, scale limits, minimum instances) testable in microseconds with a fake clock.
 """
 
