@@ -23,7 +23,6 @@ ROLE_FUNCTION = "function"
 ROLE_GENERIC = "generic"  # a pre-started runtime with no function yet (faas.function="")
 POOLED_ROLES = (ROLE_FUNCTION, ROLE_GENERIC)  # containers a gateway owns (faas.gateway)
 ROLE_REDIS = "redis"
-ROLE_GATEWAY = "gateway"
 
 MANAGED_FILTER = f"{LABEL_MANAGED}=true"
 

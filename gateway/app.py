@@ -21,21 +21,17 @@ from faas.errors import FaasError, Unavailable
 from faas.pool.generic import GenericPool
 from faas.pool.invoker import Invoker
 from faas.pool.lifecycle import Lifecycle
-from faas.pool.maintenance import Maintenance
+from faas.pool.maintenance import Heartbeat, Maintenance
 from faas.queue.service import QueueService
 from faas.registry.catalog import Catalog
 from faas.registry.store import Registry, connect
 from faas.settings import Settings
-from gateway.async_routes import ASYNC_ROUTES, AsyncCalls
-from gateway.calls import FunctionCalls
+from gateway.async_routes import ASYNC_ROUTES, AsyncCallApp
 from gateway.errors import HANDLERS
 from gateway.routes import ROUTES
+from gateway.sync_calls import SyncCallApp
 
 log = logging.getLogger("gateway")
-
-HEARTBEAT_INTERVAL = 3.0
-HEARTBEAT_TTL = 10.0  # a gateway silent this long is dead: its containers may be reclaimed
-RECONCILE_EVERY = 2  # heartbeat rounds: a crashed gateway's containers go within ~TTL + 6 s
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> ASGIApp:
@@ -50,22 +46,22 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         backend = DockerBackend()  # connects on first use: builds only, with a fake engine
         redis = connect(settings.redis_url)
         registry = Registry(redis)
-        stack = _StackId()
-        lifecycle = Lifecycle(engine or DockerEngine(backend), settings, gateway_id, stack.get)
+        heartbeat = Heartbeat(registry, gateway_id)
+        lifecycle = Lifecycle(
+            engine or DockerEngine(backend), settings, gateway_id, heartbeat.stack_id
+        )
 
         async def runtime_image() -> tuple[str, str] | None:
             return await asyncio.to_thread(_runtime_image, backend, settings.base_image)
 
         generic = GenericPool(lifecycle, settings, time.monotonic, runtime_image)
         invoker = Invoker(lifecycle, settings, generic=generic, archive_logs=registry.archive_logs)
-        maintenance = Maintenance(invoker)
         catalog = Catalog(registry)
-        await _start(registry, invoker, maintenance, catalog, gateway_id, stack)
-        await _deploy_folders(settings, backend, registry, catalog, invoker)
-        maintenance.start()
-        background = asyncio.create_task(
-            _maintain(registry, catalog, invoker, maintenance, gateway_id, stack)
+        maintenance = Maintenance(
+            heartbeat, lifecycle, invoker.upkeep, catalog.refresh, invoker.sync
         )
+        await maintenance.start()
+        await _deploy_folders(settings, backend, registry, catalog, invoker)
         queue = QueueService(redis, catalog, registry, invoker, settings, gateway_id)
         await queue.start()
         log.info("gateway %s ready", gateway_id)
@@ -76,15 +72,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 "catalog": catalog,
                 "lifecycle": lifecycle,
                 "invoker": invoker,
-                "maintenance": maintenance,
                 "metrics": invoker.metrics,
                 "recent_calls": invoker.recent,
                 "queue": queue,
             }
         finally:
-            background.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await background
             await queue.stop()  # before the pool closes: running async calls may finish
             await maintenance.stop()
             await invoker.close()
@@ -96,30 +88,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             log.info("gateway %s stopped; its containers are removed", gateway_id)
 
     app = Starlette(routes=ASYNC_ROUTES + ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)
-    return FunctionCalls(AsyncCalls(app))
-
-
-async def _start(
-    registry: Registry,
-    invoker: Invoker,
-    maintenance: Maintenance,
-    catalog: Catalog,
-    gateway_id: str,
-    stack: _StackId,
-) -> None:
-    """Announce ourselves, reclaim containers of dead gateways, load the function records.
-
-    Docker or Redis being down is not fatal: /healthz reports it and calls get 503 until
-    they are back, and the background loop retries.
-    """
-    try:
-        stack.value = await registry.stack_id()
-        await registry.heartbeat(gateway_id, HEARTBEAT_TTL)
-        await maintenance.reconcile(registry.gateway_alive)
-        for record in await catalog.refresh():
-            invoker.sync(record)
-    except Unavailable as exc:
-        log.warning("starting degraded: %s", exc.message)
+    return SyncCallApp(AsyncCallApp(app))
 
 
 async def _deploy_folders(
@@ -140,43 +109,6 @@ async def _deploy_folders(
         catalog.put(record)
         invoker.sync(record)
         log.info("deployed %s from %s (%s)", spec.name, folder, built.tag)
-
-
-async def _maintain(
-    registry: Registry,
-    catalog: Catalog,
-    invoker: Invoker,
-    maintenance: Maintenance,
-    gateway_id: str,
-    stack: _StackId,
-) -> None:
-    """Heartbeat; pick up functions changed through other gateways; reclaim orphans."""
-    rounds = 0
-    while True:
-        await asyncio.sleep(HEARTBEAT_INTERVAL)
-        rounds += 1
-        try:
-            if not stack.value:  # Redis was down when the gateway started
-                stack.value = await registry.stack_id()
-            await registry.heartbeat(gateway_id, HEARTBEAT_TTL)
-            for record in await catalog.refresh():
-                invoker.sync(record)
-            if rounds % RECONCILE_EVERY == 0:
-                await maintenance.reconcile(registry.gateway_alive)
-        except Unavailable as exc:
-            log.warning("%s", exc.message)
-        except Exception:
-            log.exception("gateway maintenance failed")
-
-
-class _StackId:
-    """The stack's id once Redis has said it ("" until then)."""
-
-    def __init__(self) -> None:
-        self.value = ""
-
-    def get(self) -> str:
-        return self.value
 
 
 def _runtime_image(backend: DockerBackend, base_image: str) -> tuple[str, str] | None:

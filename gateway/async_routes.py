@@ -1,7 +1,7 @@
 """Async calls, call status and dead letters: thin translations to `faas.queue`.
 
 `/async-function/` is served as a bare ASGI app in front of Starlette, like `/function/` (see
-`gateway.calls`): enqueueing is one Redis round trip, and Starlette's request machinery would
+`gateway.sync_calls`): enqueueing is one Redis round trip, and Starlette's request machinery would
 cost more than that. The rest goes through Starlette's routes below.
 
 POST /async-function/{name}[/{path}]      202 {"call_id"} + X-Call-Id once durably queued
@@ -41,7 +41,7 @@ def _queue(request: Request) -> QueueService:
     return queue
 
 
-class AsyncCalls:
+class AsyncCallApp:
     """Serves /async-function/... itself and hands every other request to `app`."""
 
     def __init__(self, app: ASGIApp) -> None:

@@ -83,17 +83,18 @@ async def pool_control(request: Request) -> Response:
     except ValueError:
         raise BadRequest('the body must be JSON like {"action": "prestart", "count": 1}') from None
     action = payload.get("action") if isinstance(payload, dict) else None
-    pool = state.invoker.pool(name) or state.invoker.sync(record)
-    maintenance = state.maintenance
+    invoker: Invoker = state.invoker
+    pool = invoker.pool(name) or invoker.sync(record)
+    upkeep = invoker.upkeep
     if action == "drain":
-        return JSONResponse({"removed": await maintenance.drain(pool)})
+        return JSONResponse({"removed": await upkeep.drain(pool)})
     if action == "pause":
-        return JSONResponse({"paused": await maintenance.pause_idle(pool)})
+        return JSONResponse({"paused": await upkeep.pause_idle(pool)})
     if action == "prestart":
         count = payload.get("count", 1)
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100:
             raise BadRequest(f"count must be a whole number from 1 to 100, got {count!r}")
-        return JSONResponse({"ready": await maintenance.prestart(pool, count)})
+        return JSONResponse({"ready": await upkeep.prestart(pool, count)})
     raise BadRequest(f"action must be drain, pause or prestart, got {action!r}")
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +28,11 @@ from faas.build.code_bundle import (
     load_request,
 )
 from faas.contracts.native import NativeEndpoint
-from faas.contracts.transport import ConnectFailed, ConnectionLost
+from faas.contracts.transport import DeliveryFailed
 from faas.errors import FaasError, FunctionCrashed, FunctionInitError
 from faas.manifest.spec import FunctionSpec
 from faas.pool.hardening import FUNCTION_DIR, Shape, function_env
 from faas.pool.lifecycle import Lifecycle, Started
-from faas.pool.policy import FunctionPool
 from faas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -73,6 +72,10 @@ class GenericPool:
         self._spares: list[Spare] = []
         self._starting: dict[Shape, int] = {}
         self._code: dict[str, list[CodeFile] | str] = {}  # image -> its code, or why not
+        self._functions: dict[str, tuple[str, Shape]] = {}  # name -> its image and shape
+        self._users: dict[str, set[str]] = {}  # image -> the functions using it
+        self._unread: set[str] = set()  # images whose code is still to be read
+        self._wanted: set[Shape] | None = None  # None: to be recomputed
         self._tasks: set[asyncio.Future[None]] = set()
         self._retry_at = 0.0
         self._closed = False
@@ -83,7 +86,7 @@ class GenericPool:
         """Build (or find) the generic runtime image; until then no spares are started."""
         if self.size == 0:
             return
-        self._retry_at = self.clock() + START_RETRY  # also keeps `maintain` from re-entering
+        self._retry_at = self.clock() + START_RETRY  # also keeps `tick` from re-entering
         try:
             found = await self.runtime_image()
         except FaasError as exc:
@@ -99,12 +102,45 @@ class GenericPool:
         (self.image, self.base_id), self.status = found, "on"
         self._retry_at = 0.0  # start spares at the next tick
 
-    # -- policy (called once a second by faas.maintenance) --------------------------------
+    # -- functions: learnt when synced, so the upkeep never walks every function -----------
 
-    def maintain(self, pools: Iterable[FunctionPool], room: Callable[[int], bool]) -> None:
-        """Learn new functions' code; keep `size` spares of every shape an eligible one needs.
+    def learn(self, name: str, spec: FunctionSpec, image: str, room: Callable[[int], bool]) -> None:
+        """A function was deployed or changed: read its image's code now, not at a tick.
 
         `room(bytes)` says whether the memory budget has room for another container.
+        """
+        previous = self._functions.get(name)
+        self._functions[name] = (image, Shape.of(spec))
+        self._users.setdefault(image, set()).add(name)
+        if previous is not None and previous[0] != image:
+            self._unuse(name, previous[0])
+        if image not in self._code:
+            self._unread.add(image)
+        self._wanted = None
+        self._read_unread(room)
+
+    def forget(self, name: str) -> None:
+        """A removed function: its code is dropped once no function uses its image."""
+        previous = self._functions.pop(name, None)
+        if previous is not None:
+            self._unuse(name, previous[0])
+            self._wanted = None
+
+    def _unuse(self, name: str, image: str) -> None:
+        users = self._users.get(image, set())
+        users.discard(name)
+        if not users:
+            self._users.pop(image, None)
+            self._code.pop(image, None)
+            self._unread.discard(image)
+
+    # -- upkeep (called once a second by faas.pool.maintenance) -----------------------------
+
+    def tick(self, room: Callable[[int], bool]) -> None:
+        """Keep `size` spares of every shape an eligible function needs, and no others.
+
+        Costs the number of shapes, not of functions: what functions need is kept up to date
+        by `learn` and `forget`.
         """
         if self._closed:
             return
@@ -112,24 +148,32 @@ class GenericPool:
             if self.size and self.clock() >= self._retry_at:
                 self._spawn(self.prepare())
             return
+        self._read_unread(room)
         if not self.lifecycle.stack_id:
             return  # spares carry the stack's label, known once Redis answers
-        wanted: set[Shape] = set()
-        pools = list(pools)
-        images = {pool.image for pool in pools}
-        for image in [i for i in self._code if i not in images]:
-            del self._code[image]  # redeployed or removed
-        for pool in pools:
-            code = self._code.get(pool.image)
-            if code is None:
-                self._code[pool.image] = "being read from its image"
-                self._spawn(self._read_code(pool.image, Shape.of(pool.spec), room))
-            elif isinstance(code, list):
-                wanted.add(Shape.of(pool.spec))
+        wanted = self._wanted_shapes()
         for spare in [s for s in self._spares if s.shape not in wanted]:
             self._remove(spare)
         for shape in wanted:
             self._fill(shape, room)
+
+    def _read_unread(self, room: Callable[[int], bool]) -> None:
+        if self.image is None or self._closed or not self.lifecycle.stack_id:
+            return  # the code is checked against the base image's id, known once prepared
+        for image in self._unread:
+            self._code[image] = "being read from its image"
+            self._spawn(self._read_code(image, room))
+        self._unread.clear()
+
+    def _wanted_shapes(self) -> set[Shape]:
+        """The shapes of the functions a spare can serve; recomputed only after a change."""
+        if self._wanted is None:
+            self._wanted = {
+                shape
+                for image, shape in self._functions.values()
+                if isinstance(self._code.get(image), list)
+            }
+        return self._wanted
 
     def _fill(self, shape: Shape, room: Callable[[int], bool]) -> None:
         if self._closed or self.clock() < self._retry_at:
@@ -170,7 +214,7 @@ class GenericPool:
                 f"function {spec.name!r} did not load within {self.settings.ready_timeout:g}s: "
                 "raise FAAS_READY_TIMEOUT if its initialisation is slow"
             ) from None
-        except (ConnectFailed, ConnectionLost) as exc:
+        except DeliveryFailed as exc:
             raise FunctionCrashed(f"a generic runtime container was lost: {exc}") from None
         answer = _json(response.body)
         if response.status == 200:
@@ -259,26 +303,34 @@ class GenericPool:
         if self._closed:  # the gateway stopped while it was starting
             self._remove(spare)
 
-    async def _read_code(self, image: str, shape: Shape, room: Callable[[int], bool]) -> None:
+    async def _read_code(self, image: str, room: Callable[[int], bool]) -> None:
         """Read `image`'s code; if it can be served, start spares of its shape right away
         (a call just after a deploy finds one, rather than waiting for the next tick)."""
         try:
             image_labels = await self.lifecycle.image_labels(image)
             reason = ineligible_reason(image_labels, self.base_id)
             if reason is not None:
-                self._code[image] = reason
+                self._learnt(image, reason)
                 return
             tar = await self.lifecycle.read_code(image, str(FUNCTION_DIR))
             if tar is None:
-                self._code[image] = f"no code at {FUNCTION_DIR} in its image"
+                self._learnt(image, f"no code at {FUNCTION_DIR} in its image")
                 return
-            self._code[image] = files_from_tar(tar)
-            self._fill(shape, room)
+            self._learnt(image, files_from_tar(tar))
+            for shape in {self._functions[name][1] for name in self._users.get(image, ())}:
+                self._fill(shape, room)
         except CodeTooLarge as exc:
-            self._code[image] = f"code too large for a generic runtime ({exc})"
+            self._learnt(image, f"code too large for a generic runtime ({exc})")
         except (FaasError, ValueError) as exc:
-            self._code.pop(image, None)  # try again at a later tick
+            if image in self._users:  # try again at a later tick
+                self._code.pop(image, None)
+                self._unread.add(image)
             log.warning("could not read the code of %s: %s", image, exc)
+
+    def _learnt(self, image: str, code: list[CodeFile] | str) -> None:
+        if image in self._users:  # not redeployed or removed meanwhile
+            self._code[image] = code
+            self._wanted = None
 
     def _remove(self, spare: Spare) -> None:
         if spare in self._spares:

@@ -1,10 +1,14 @@
-"""Background pool policy for one gateway: what happens between calls.
+"""Every background tick of one gateway, in one owner.
 
-Once a second it removes containers idle past keep_alive, pauses those idle past
-FAAS_PAUSE_AFTER, finishes drains and keeps scale.min containers ready. A thread follows
-Docker's event stream, so a container that dies while idle is taken out of the pool before a
-call can pick it; when that stream breaks (Docker down) it reconnects, and on reconnection
-every container is checked again.
+Once a second: the pool's upkeep (expiry, pause, drains, scale.min, the generic spares).
+Every HEARTBEAT_INTERVAL: the heartbeat (other gateways reclaim a silent gateway's
+containers), functions changed through other gateways, and every RECONCILE_EVERY rounds the
+removal of containers left behind by dead gateways. All along: the engine's event stream, so a
+container that dies while idle leaves the pool before a call can pick it; when the stream
+breaks (engine down) it reconnects, and on reconnection every container is checked again.
+
+It drives the pool, the registry and the engine through the small interfaces below, never the
+whole invoker. The stack id is resolved here (`Heartbeat.stack_id`, handed to `Lifecycle`).
 """
 
 from __future__ import annotations
@@ -12,178 +16,202 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any, Protocol
 
 from faas import keys
-from faas.errors import FaasError
-from faas.pool.invoker import Invoker
-from faas.pool.policy import FunctionPool
+from faas.engines.base import ContainerEvent, ManagedContainer
+from faas.errors import FaasError, Unavailable
+from faas.registry.store import FunctionRecord
 
 log = logging.getLogger(__name__)
 
 TICK = 1.0
 EVENTS_RETRY = 1.0
+HEARTBEAT_INTERVAL = 3.0
+HEARTBEAT_TTL = 10.0  # a gateway silent this long is dead: its containers may be reclaimed
+RECONCILE_EVERY = 2  # heartbeat rounds: a crashed gateway's containers go within ~TTL + 6 s
+
+
+class Pool(Protocol):
+    """What maintenance drives in the pool (faas.pool.upkeep.PoolUpkeep)."""
+
+    def tick(self) -> None: ...
+
+    def tracks(self, container_id: str) -> bool: ...
+
+    def container_exited(self, container_id: str, action: str) -> None: ...
+
+    async def recheck(self) -> None: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
+
+
+class Gateways(Protocol):
+    """The registry's record of live gateways (faas.registry.store.Registry)."""
+
+    async def stack_id(self) -> str: ...
+
+    async def heartbeat(self, gateway_id: str, ttl: float) -> None: ...
+
+    async def gateway_alive(self, gateway_id: str) -> bool: ...
+
+
+class Engine(Protocol):
+    """The engine side (faas.pool.lifecycle.Lifecycle)."""
+
+    gateway_id: str
+
+    async def ping(self) -> None: ...
+
+    def events(self) -> AsyncIterator[ContainerEvent]: ...
+
+    def stop_events(self) -> None: ...
+
+    async def owned(self) -> list[ManagedContainer]: ...
+
+    async def remove(self, container_id: str) -> None: ...
+
+
+class Heartbeat:
+    """This gateway's heartbeat, and the stack's id once the registry has said it."""
+
+    def __init__(self, gateways: Gateways, gateway_id: str) -> None:
+        self.gateways = gateways
+        self.gateway_id = gateway_id
+        self._stack_id = ""
+
+    def stack_id(self) -> str:
+        """The stack's id, or "" while the registry has not answered yet."""
+        return self._stack_id
+
+    async def beat(self) -> None:
+        if not self._stack_id:  # resolved once; the registry may be down at start
+            self._stack_id = await self.gateways.stack_id()
+        await self.gateways.heartbeat(self.gateway_id, HEARTBEAT_TTL)
 
 
 class Maintenance:
-    def __init__(self, invoker: Invoker) -> None:
-        self.invoker = invoker
-        self._tasks: list[asyncio.Task[None]] = []
-        self.docker_connected = True
+    """`changed()` returns function records new or changed since it was last called (today:
+    every record); `sync(record)` applies one to the pool."""
 
-    def start(self) -> None:
+    def __init__(
+        self,
+        heartbeat: Heartbeat,
+        engine: Engine,
+        pool: Pool,
+        changed: Callable[[], Awaitable[list[FunctionRecord]]],
+        sync: Callable[[FunctionRecord], object],
+    ) -> None:
+        self.heartbeat = heartbeat
+        self.engine = engine
+        self.pool = pool
+        self._changed = changed
+        self._sync = sync
+        self._tasks: list[asyncio.Task[None]] = []
+        self._rounds = 0
+        self.engine_connected = True
+
+    async def start(self) -> None:
+        """Announce ourselves, reclaim dead gateways' containers, load the function records,
+        then start the background loops.
+
+        The engine or the registry being down is not fatal: /healthz reports it, calls get 503
+        until they are back, and the loops retry.
+        """
+        try:
+            await self.heartbeat.beat()
+            await self.reconcile()
+            await self._pick_up_changes()
+        except Unavailable as exc:
+            log.warning("starting degraded: %s", exc.message)
         self._tasks = [
-            asyncio.create_task(self._ticks(), name="faas-maintenance"),
+            asyncio.create_task(self._every(TICK, self._tick), name="faas-pool-upkeep"),
+            asyncio.create_task(self._every(HEARTBEAT_INTERVAL, self._round), name="faas-rounds"),
             asyncio.create_task(self._watch_events(), name="faas-events"),
         ]
 
     async def stop(self) -> None:
-        self.invoker.lifecycle.stop_events()
+        self.engine.stop_events()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self._tasks = []
 
-    # -- policy ---------------------------------------------------------------------------
+    # -- loops ----------------------------------------------------------------------------
 
-    async def _ticks(self) -> None:
+    async def _every(self, seconds: float, step: Callable[[], Awaitable[None]]) -> None:
         while True:
-            await asyncio.sleep(TICK)
+            await asyncio.sleep(seconds)
             try:
-                self.tick()
+                await step()
+            except Unavailable as exc:
+                log.warning("%s", exc.message)
             except Exception:
-                log.exception("pool maintenance failed")
+                log.exception("gateway maintenance failed")
 
-    def tick(self) -> None:
-        """Expire, pause, finish drains and top up scale.min, for every function."""
-        invoker = self.invoker
-        now = invoker.clock()
-        for pool in invoker.pools:
-            for instance in pool.expired(now) + pool.drained():
-                invoker.discard(pool, instance)
-            for instance in pool.to_pause(now, invoker.settings.pause_after):
-                invoker.spawn(invoker.pause(pool, instance))
-            if pool.backing_off(now):
-                continue
-            for _ in range(pool.deficit()):
-                invoker.spawn(self._prestart_one(pool))
-        if invoker.generic is not None:
-            invoker.generic.maintain(invoker.pools, invoker.has_room)
+    async def _tick(self) -> None:
+        self.pool.tick()
 
-    async def prestart(self, pool: FunctionPool, count: int) -> int:
-        """Start `count` containers ahead of demand; returns how many are ready."""
-        results = await asyncio.gather(
-            *(self.invoker.start_instance(pool, {}, prewarm=True) for _ in range(count)),
-            return_exceptions=True,
-        )
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, FaasError):
-                raise result
-        return sum(1 for result in results if not isinstance(result, BaseException))
+    async def _round(self) -> None:
+        self._rounds += 1
+        await self.heartbeat.beat()
+        await self._pick_up_changes()
+        if self._rounds % RECONCILE_EVERY == 0:
+            await self.reconcile()
 
-    async def _prestart_one(self, pool: FunctionPool) -> None:
-        try:
-            await self.invoker.start_instance(pool, {}, prewarm=True)
-        except FaasError as exc:
-            log.warning("could not pre-start a container for %s: %s", pool.spec.name, exc)
-
-    async def drain(self, pool: FunctionPool) -> int:
-        """Remove the function's idle containers now (benchmarks, `faas` pool control)."""
-        idle = [i for i in pool.instances if i.idle]
-        for instance in idle:
-            self.invoker.discard(pool, instance)
-        await self.invoker.settle()
-        return len(idle)
-
-    async def pause_idle(self, pool: FunctionPool) -> int:
-        """Pause the function's running idle containers now."""
-        ready = pool.to_pause(self.invoker.clock(), grace=1e-9)
-        await asyncio.gather(*(self.invoker.pause(pool, i) for i in ready))
-        return len(ready)
+    async def _pick_up_changes(self) -> None:
+        """Functions deployed or changed through other gateways."""
+        for record in await self._changed():
+            self._sync(record)
 
     # -- orphans --------------------------------------------------------------------------
 
-    async def reconcile(self, gateway_alive: Callable[[str], Awaitable[bool]]) -> int:
+    async def reconcile(self) -> int:
         """Remove containers left behind by gateways that no longer run, and our own stopped
         ones."""
-        lifecycle = self.invoker.lifecycle
-        found = await lifecycle.owned()  # [] until Redis says which stack is ours
+        engine = self.engine
+        found = await engine.owned()  # [] until the registry says which stack is ours
         removed = 0
         for container in found:
             if container.labels.get(keys.LABEL_ROLE) not in keys.POOLED_ROLES:
                 continue
             owner = container.labels.get(keys.LABEL_GATEWAY, "")
-            if owner == lifecycle.gateway_id:
+            if owner == engine.gateway_id:
                 # Ours: the pool tracks it. One it no longer tracks that has stopped is left
-                # from a removal that failed (a Docker restart stops containers, then refuses
+                # from a removal that failed (an engine restart stops containers, then refuses
                 # API calls): removed here.
-                tracked = self.invoker.instance_by_container(container.id) is not None
-                if not tracked and container.state in ("exited", "dead"):
-                    await lifecycle.remove(container.id)
+                if not self.pool.tracks(container.id) and container.state in ("exited", "dead"):
+                    await engine.remove(container.id)
                     removed += 1
                 continue
-            if not owner or not await gateway_alive(owner):
-                await lifecycle.remove(container.id)
+            if not owner or not await self.heartbeat.gateways.gateway_alive(owner):
+                await engine.remove(container.id)
                 removed += 1
         if removed:
             log.info("removed %d stopped or orphaned function containers", removed)
         return removed
 
-    # -- engine events -------------------------------------------------------------------
+    # -- engine events --------------------------------------------------------------------
 
     async def _watch_events(self) -> None:
         """Follow die/oom events of our containers; reconnect when the stream breaks."""
-        lifecycle = self.invoker.lifecycle
         while True:
             try:
-                await lifecycle.ping()
-                if not self.docker_connected:
-                    self.docker_connected = True
-                    log.info("Docker answers again: checking every container")
-                    self.invoker.spawn(self._recheck_all())
-                async for event in lifecycle.events():
-                    self._on_exit(event.container_id, event.action)
+                await self.engine.ping()
+                if not self.engine_connected:
+                    self.engine_connected = True
+                    log.info("the container engine answers again: checking every container")
+                    self.pool.spawn(self.pool.recheck())
+                async for event in self.engine.events():
+                    self.pool.container_exited(event.container_id, event.action)
             except FaasError as exc:
-                if self.docker_connected:
-                    log.warning("lost Docker's event stream: %s", exc.message)
-                self.docker_connected = False
+                if self.engine_connected:
+                    log.warning("lost the container engine's event stream: %s", exc.message)
+                self.engine_connected = False
             except Exception:
-                log.exception("Docker event stream failed")
-                self.docker_connected = False
+                log.exception("the container engine's event stream failed")
+                self.engine_connected = False
             await asyncio.sleep(EVENTS_RETRY)
-
-    def _on_exit(self, container_id: str, action: str) -> None:
-        if self.invoker.generic is not None:
-            self.invoker.generic.drop(container_id)
-        found = self.invoker.instance_by_container(container_id)
-        if found is None:
-            return
-        pool, instance = found
-        if instance.inflight == 0:  # a call in flight finds out itself, with the right error
-            log.info(
-                "%s: container %s exited (%s) while idle", pool.spec.name, container_id[:12], action
-            )
-            self.invoker.discard(pool, instance)
-
-    async def _recheck_all(self) -> None:
-        """After an outage: drop every container Docker no longer runs."""
-        lifecycle = self.invoker.lifecycle
-        generic = self.invoker.generic
-        for container_id in generic.spare_ids() if generic is not None else ():
-            try:
-                state = await lifecycle.state(container_id)
-            except FaasError:
-                return
-            if not state.running and generic is not None:
-                generic.drop(container_id)
-        for pool in self.invoker.pools:
-            for instance in list(pool.instances):
-                if instance.container_id is None or instance.inflight:
-                    continue
-                try:
-                    state = await lifecycle.state(instance.container_id)
-                except FaasError:
-                    return
-                if not state.running:
-                    self.invoker.discard(pool, instance)

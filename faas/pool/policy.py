@@ -1,14 +1,14 @@
 """The warm-or-cold decision, as pure bookkeeping with the clock passed in.
 
-No Docker and no I/O here: the invoker asks `FunctionPool` what to do, does the Docker work
-around it under a per-function lock, and reports back. That keeps every policy (reuse,
+No engine and no I/O here: the call path asks `FunctionPool` what to do, the instance
+management does the engine work around it, and both report back. That keeps every policy (reuse,
 keep-alive, scale limits, minimum instances) testable in microseconds with a fake clock.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -220,30 +220,3 @@ class FunctionPool:
 
     def __iter__(self) -> Iterator[Instance]:
         return iter(list(self.instances))
-
-
-def choose_victims(
-    pools: Iterable[FunctionPool], needed: int, budget: int
-) -> list[Instance] | None:
-    """Idle containers to evict, least recently used first, so `needed` bytes fit the budget.
-
-    Containers above their function's scale.min go first. Returns [] when it already fits and
-    None when even evicting every idle container would not make room.
-    """
-    pools = list(pools)
-    in_use = sum(pool.memory_in_use() for pool in pools)
-    if in_use + needed <= budget:
-        return []
-    spare: list[tuple[bool, float, int, Instance, FunctionPool]] = []
-    for pool in pools:
-        idle = sorted((i for i in pool.instances if i.idle), key=lambda i: i.last_used)
-        above_min = pool.live_count() - pool.spec.scale.min
-        for rank, instance in enumerate(idle):
-            spare.append((rank >= above_min, instance.last_used, instance.seq, instance, pool))
-    victims: list[Instance] = []
-    for _, _, _, instance, pool in sorted(spare, key=lambda s: s[:3]):
-        if in_use + needed <= budget:
-            break
-        victims.append(instance)
-        in_use -= pool.spec.memory
-    return victims if in_use + needed <= budget else None

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from typing import Any
 
 
-class RecentCalls:
+class RecentSyncCalls:
     def __init__(self, size: int) -> None:
         self.size = size
         self._records: OrderedDict[str, dict[str, Any]] = OrderedDict()

@@ -34,7 +34,6 @@ class CallKind(StrEnum):
 # A message is four stream fields: `c` created (set by Redis TIME when the call is enqueued),
 # `a` counted attempts made, `p` platform failures, and `m`: a JSON header line, "\n", the
 # body. Few fields keep XREADGROUP cheap to parse; the header is what Lua scripts read (cjson).
-DEAD_LETTER_FIELDS = ("reason", "code", "error", "attempts", "dead_at", "stream", "entry")
 
 
 @dataclass(frozen=True)

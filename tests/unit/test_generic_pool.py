@@ -68,9 +68,10 @@ async def ready_pool(
     containers = FakeLifecycle(labels)
     generic = GenericPool(containers, Settings(generic_pool=size), lambda: 0.0, no_runtime_image)  # type: ignore[arg-type]
     generic.image, generic.base_id = "faas/runtime:1", BASE
-    generic.maintain(pools, lambda memory: True)  # learns the code, then starts spares
+    for pool in pools:  # learns the code, then starts spares
+        generic.learn(pool.spec.name, pool.spec, pool.image, lambda memory: True)
     await generic.settle()
-    generic.maintain(pools, lambda memory: True)  # nothing missing: starts none
+    generic.tick(lambda memory: True)  # nothing missing: starts none
     await generic.settle()
     return generic, containers
 
@@ -101,7 +102,8 @@ def test_spares_of_shapes_no_longer_needed_are_removed() -> None:
     async def scenario() -> None:
         a = function("a", "img:a", memory="64Mi")
         generic, containers = await ready_pool({"img:a": NO_DEPS}, [a])
-        generic.maintain([], lambda memory: True)  # the function was removed
+        generic.forget("a")  # the function was removed
+        generic.tick(lambda memory: True)
         await generic.settle()
         assert sorted(containers.removed) == ["c0", "c1"]
         assert generic.memory_in_use() == 0
@@ -115,11 +117,11 @@ def test_spares_respect_the_memory_budget_and_give_way_first() -> None:
         containers = FakeLifecycle({"img:a": NO_DEPS})
         generic = GenericPool(containers, Settings(generic_pool=3), lambda: 0.0, no_runtime_image)  # type: ignore[arg-type]
         generic.image, generic.base_id = "faas/runtime:1", BASE
-        generic.maintain([a], lambda memory: False)  # learns the code; no room yet
+        generic.learn("a", a.spec, a.image, lambda memory: False)  # reads the code; no room yet
         await generic.settle()
         assert generic.count(Shape.of(a.spec)) == 0
         room = iter([True, True])  # room for two more containers, of the three wanted
-        generic.maintain([a], lambda memory: next(room, False))
+        generic.tick(lambda memory: next(room, False))
         await generic.settle()
         assert generic.count(Shape.of(a.spec)) == 2
         generic.shrink(64 * 2**20 + 1)  # needs two spares' worth
@@ -135,9 +137,9 @@ def test_a_spare_started_while_closing_is_removed() -> None:
         containers = FakeLifecycle({"img:a": NO_DEPS})
         generic = GenericPool(containers, Settings(generic_pool=1), lambda: 0.0, no_runtime_image)  # type: ignore[arg-type]
         generic.image, generic.base_id = "faas/runtime:1", BASE
-        generic.maintain([a], lambda memory: False)
+        generic.learn("a", a.spec, a.image, lambda memory: False)
         await generic.settle()
-        generic.maintain([a], lambda memory: True)  # the start is under way...
+        generic.tick(lambda memory: True)  # the start is under way...
         await generic.close()  # ...when the gateway stops
         assert containers.started == containers.removed == ["c0"]
 

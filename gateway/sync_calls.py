@@ -19,10 +19,9 @@ from faas.manifest.spec import check_name
 from gateway.asgi import error_response, header, read_body, respond
 
 PREFIX = "/function/"
-_TIMING_ORDER = ("queue", "create", "start", "ready", "load", "handler", "total")
 
 
-class FunctionCalls:
+class SyncCallApp:
     """Serves /function/... itself and hands every other request to `app`."""
 
     def __init__(self, app: ASGIApp) -> None:
@@ -60,12 +59,9 @@ async def _call(scope: Scope, receive: Receive, call_id: str) -> tuple[int, list
     )
     result = await state["invoker"].call(record, call, call_id)
     headers = [(k, v) for k, v in result.headers if k.lower() not in HOP_BY_HOP]
-    timing = ", ".join(
-        f"{k};dur={result.timings[k]:.3f}" for k in _TIMING_ORDER if k in result.timings
-    )
     headers += [
         (b"x-call-id", call_id.encode()),
         (b"x-faas-start", result.start.value.encode()),
-        (b"server-timing", timing.encode()),
+        (b"server-timing", result.trace.server_timing().encode()),
     ]
     return result.status, headers, result.body

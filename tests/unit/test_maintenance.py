@@ -1,0 +1,148 @@
+"""The gateway's maintenance owner with fake registry, engine and pool: start-up round,
+stack id, reconcile of orphans, engine events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
+
+from faas import keys
+from faas.engines.base import ContainerEvent, ManagedContainer
+from faas.errors import Unavailable
+from faas.manifest.spec import parse_manifest
+from faas.pool.maintenance import Heartbeat, Maintenance
+from faas.registry.store import FunctionRecord
+
+
+class FakeGateways:
+    def __init__(self, alive: set[str]) -> None:
+        self.alive = alive
+        self.beats: list[str] = []
+        self.stack_reads = 0
+        self.down = False
+
+    async def stack_id(self) -> str:
+        if self.down:
+            raise Unavailable("Redis is down")
+        self.stack_reads += 1
+        return "stack1"
+
+    async def heartbeat(self, gateway_id: str, ttl: float) -> None:
+        self.beats.append(gateway_id)
+
+    async def gateway_alive(self, gateway_id: str) -> bool:
+        return gateway_id in self.alive
+
+
+def container(
+    cid: str, gateway: str, state: str = "running", role: str = "function"
+) -> ManagedContainer:
+    labels = {keys.LABEL_ROLE: role, keys.LABEL_GATEWAY: gateway}
+    return ManagedContainer(cid, labels, state)
+
+
+class FakeEngine:
+    gateway_id = "me"
+
+    def __init__(self, found: list[ManagedContainer], events: list[ContainerEvent]) -> None:
+        self.found = found
+        self.pending = events
+        self.removed: list[str] = []
+        self.stopped = False
+
+    async def ping(self) -> None:
+        pass
+
+    async def events(self) -> AsyncIterator[ContainerEvent]:
+        while self.pending:
+            yield self.pending.pop(0)
+        await asyncio.Event().wait()  # the stream stays open
+
+    def stop_events(self) -> None:
+        self.stopped = True
+
+    async def owned(self) -> list[ManagedContainer]:
+        return self.found
+
+    async def remove(self, container_id: str) -> None:
+        self.removed.append(container_id)
+
+
+class FakePool:
+    def __init__(self, tracked: set[str]) -> None:
+        self.tracked = tracked
+        self.exited: list[tuple[str, str]] = []
+        self.ticks = 0
+        self.tasks: list[asyncio.Future[None]] = []
+
+    def tick(self) -> None:
+        self.ticks += 1
+
+    def tracks(self, container_id: str) -> bool:
+        return container_id in self.tracked
+
+    def container_exited(self, container_id: str, action: str) -> None:
+        self.exited.append((container_id, action))
+
+    async def recheck(self) -> None:
+        pass
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        self.tasks.append(asyncio.ensure_future(coro))
+
+
+def test_start_resolves_the_stack_reclaims_orphans_and_loads_the_records() -> None:
+    async def scenario() -> None:
+        gateways = FakeGateways(alive={"other"})
+        found = [
+            container("orphan", "dead-gateway"),
+            container("alive", "other"),
+            container("mine", "me"),
+            container("mine-stopped", "me", state="exited"),
+            container("tracked-stopped", "me", state="exited"),
+            container("redis", "", role="redis"),
+        ]
+        event = ContainerEvent("mine", "die", {})
+        engine, pool = FakeEngine(found, [event]), FakePool({"mine", "tracked-stopped"})
+        heartbeat = Heartbeat(gateways, "me")
+        record = FunctionRecord(parse_manifest({"name": "f"}), "img", "", 0, 0)
+        synced: list[FunctionRecord] = []
+
+        async def changed() -> list[FunctionRecord]:
+            return [record]
+
+        maintenance = Maintenance(heartbeat, engine, pool, changed, synced.append)
+        assert heartbeat.stack_id() == ""
+        await maintenance.start()
+        assert heartbeat.stack_id() == "stack1" and gateways.beats == ["me"]
+        assert sorted(engine.removed) == ["mine-stopped", "orphan"]
+        assert synced == [record]
+        await asyncio.sleep(0.01)  # the event watcher runs
+        assert pool.exited == [("mine", "die")]
+        await heartbeat.beat()
+        assert gateways.stack_reads == 1  # resolved once
+        await maintenance.stop()
+        assert engine.stopped
+
+    asyncio.run(scenario())
+
+
+def test_a_registry_down_at_start_is_not_fatal() -> None:
+    async def scenario() -> None:
+        gateways = FakeGateways(alive=set())
+        gateways.down = True
+        heartbeat = Heartbeat(gateways, "me")
+
+        async def changed() -> list[FunctionRecord]:
+            return []
+
+        maintenance = Maintenance(heartbeat, FakeEngine([], []), FakePool(set()), changed, print)
+        await maintenance.start()  # logs "starting degraded"
+        assert heartbeat.stack_id() == ""
+        gateways.down = False
+        await heartbeat.beat()  # a later round resolves it
+        assert heartbeat.stack_id() == "stack1"
+        await maintenance.stop()
+
+    asyncio.run(scenario())
