@@ -153,10 +153,11 @@ def image_runtime(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 
 @pytest.fixture(params=["image", "host"])
 def runtime_process(request: pytest.FixtureRequest) -> list[str]:
-    """How a process test starts the runtime: as an image does, or as `python -m faas.runtime`."""
+    """How a process test starts the runtime: as an image does, or on a host as
+    `python -P -m faas.runtime` (-P: a function folder as working directory shadows no `faas`)."""
     if request.param == "image":
         return request.getfixturevalue("image_runtime")  # type: ignore[no-any-return]
-    return [sys.executable, "-m", "faas.runtime"]
+    return [sys.executable, "-P", "-m", "faas.runtime"]
 
 
 @pytest.fixture
