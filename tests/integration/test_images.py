@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 
 from faas import keys
 from faas.build.code_bundle import files_from_tar, ineligible_reason
-from faas.build.images import build_runtime_image
+from faas.build.images import RUNTIME_DIR, RUNTIME_PACKAGE, build_runtime_image, runtime_files
 from faas.engines.docker import DockerBackend
 from tests.conftest import FIXTURES
 
@@ -41,7 +43,14 @@ def test_runtime_image_has_compiled_runtime_and_no_code_folder(
     docker_backend: DockerBackend, base_image: str, probe_labels: dict[str, str]
 ) -> None:
     tag = build_runtime_image(docker_backend, base_image=base_image).tag
-    assert docker_backend.read_archive(tag, "/opt/faas/runtime.pyc", probe_labels)
+    archive = docker_backend.read_archive(tag, RUNTIME_DIR, probe_labels)
+    assert archive is not None
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        names = set(tar.getnames())
+    for source in runtime_files():  # each one copied and compiled (the image is read-only)
+        assert f"runtime/{RUNTIME_PACKAGE}/{source.name}" in names
+        compiled = f"runtime/{RUNTIME_PACKAGE}/__pycache__/{source.stem}.cpython-"
+        assert any(name.startswith(compiled) for name in names), compiled
     # The code folder is a tmpfs created at run time (see faas.builder._FINAL_STAGE).
     assert docker_backend.read_archive(tag, "/opt/faas/function", probe_labels) is None
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import io
+import json
+import shutil
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -8,13 +10,19 @@ from pathlib import Path
 import pytest
 
 from faas import keys
+from faas.build import images
 from faas.build.images import (
+    RUNTIME_SOURCE,
     BuiltImage,
     build_function_image,
     build_runtime_image,
     render_dockerfile,
+    runtime_command,
+    runtime_files,
 )
 from faas.errors import BuildError
+
+RUNTIME_FILES = {f"runtime/{path.name}" for path in runtime_files()}
 
 
 class FakeDocker:
@@ -56,7 +64,8 @@ def test_context_holds_code_runtime_and_dockerfile(folder: Path) -> None:
     built = build_function_image(docker, folder, "f", base_image="base:1")
     assert built.built and built.tag.startswith("faas/f:")
     ((_, files),) = docker.builds
-    assert set(files) == {"Dockerfile", "runtime.py", "function/handler.py", "function/lib/util.py"}
+    code = {"function/handler.py", "function/lib/util.py"}
+    assert set(files) == {"Dockerfile", *RUNTIME_FILES, *code}
     assert b"USER 10001:10001" in files["Dockerfile"]
 
 
@@ -153,7 +162,8 @@ def test_runtime_image_has_the_runtime_and_no_function_code() -> None:
     built = build_runtime_image(docker, base_image="base:1")
     assert built.built and built.tag == f"faas/runtime:{built.code_hash[:12]}"
     ((tag, files),) = docker.builds
-    assert tag == built.tag and set(files) == {"Dockerfile", "runtime.py"}
+    assert tag == built.tag and set(files) == {"Dockerfile", *RUNTIME_FILES}
+    assert files["runtime/main.py"] == (RUNTIME_SOURCE / "main.py").read_bytes()
     assert docker.labels[tag] == {
         keys.LABEL_MANAGED: "true",
         keys.LABEL_ROLE: keys.ROLE_GENERIC,
@@ -167,11 +177,12 @@ def test_runtime_dockerfile_is_the_function_final_stage_without_code() -> None:
     ((_, files),) = docker.builds
     runtime = files["Dockerfile"].decode().splitlines()
     function = render_dockerfile("base:1", has_requirements=False, with_ca=False).splitlines()
-    assert runtime[0] == "FROM base:1" and "COPY runtime.py /opt/faas/runtime.py" in runtime
+    copy = "COPY runtime/ /opt/faas/runtime/faas_runtime/"
+    assert runtime[0] == "FROM base:1" and copy in runtime and copy in function
     assert not any("function/" in line and "COPY" in line for line in runtime)
     (run,) = [line for line in runtime if line.startswith("RUN ")]
-    assert run.startswith("RUN python3 -c")  # no code folder: its tmpfs must create it
-    assert "cfile='/opt/faas/runtime.pyc'" in run and "compileall" not in run
+    # No code folder (its tmpfs must create it): only the runtime is compiled.
+    assert run == "RUN python3 -m compileall -q /opt/faas/runtime"
     (env,) = [line for line in runtime if line.startswith("ENV ")]
     assert env.split()[1:] == [
         "PYTHONUNBUFFERED=1",
@@ -179,7 +190,7 @@ def test_runtime_dockerfile_is_the_function_final_stage_without_code() -> None:
         "HOME=/tmp",
         "FAAS_GENERIC=1",
     ]
-    run_as = ["USER 10001:10001", 'CMD ["python3", "-s", "/opt/faas/runtime.pyc"]']
+    run_as = ["USER 10001:10001", f"CMD {json.dumps(runtime_command())}"]
     assert runtime[-2:] == function[-2:] == run_as
     assert (runtime[-3], function[-3]) == ("WORKDIR /tmp", "WORKDIR /opt/faas/function")
 
@@ -195,6 +206,21 @@ def test_runtime_image_tag_is_stable_and_reused_until_the_base_changes() -> None
     docker.images["base:1"] = "sha256:newbase"
     third = build_runtime_image(docker, base_image="base:1")
     assert third.built and third.tag != first.tag
+
+
+def test_any_runtime_file_is_in_the_tags(
+    folder: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = build_function_image(FakeDocker(), folder, "f", base_image="base:1").tag
+    generic = build_runtime_image(FakeDocker(), base_image="base:1").tag
+    copy = tmp_path_factory.mktemp("copy") / "runtime"  # not in `folder`: that is the code
+    shutil.copytree(RUNTIME_SOURCE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(images, "RUNTIME_SOURCE", copy)
+    assert build_function_image(FakeDocker(), folder, "f", base_image="base:1").tag == before
+    with (copy / "pool.py").open("a") as file:  # a module only some functions ever import
+        file.write("# changed\n")
+    assert build_function_image(FakeDocker(), folder, "f", base_image="base:1").tag != before
+    assert build_runtime_image(FakeDocker(), base_image="base:1").tag != generic
 
 
 def test_runtime_image_never_pulls_a_missing_base() -> None:

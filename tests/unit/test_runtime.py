@@ -1,7 +1,8 @@
-"""The in-container runtime (faas/runtime.py), over real sockets and without Docker.
+"""The in-container runtime (the faas.runtime package), over real sockets and without Docker.
 
 Most tests run a `Server` on a daemon thread with a handler defined here and talk raw HTTP to
-it; startup, init failures and log tagging run `python faas/runtime.py` as a subprocess.
+it; startup, init failures and log tagging run the runtime as a process, both as an image
+starts it (a copy of the package, under `python -I -S`) and as `python -m faas.runtime`.
 """
 
 from __future__ import annotations
@@ -22,13 +23,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from faas import runtime as rt
+from faas.build.images import RUNTIME_PACKAGE, runtime_command, runtime_files
+from faas.runtime.adapter import BINARY, TEXT
+from faas.runtime.codec import JSON, parse_head
+from faas.runtime.logs import TaggedWriter, current_call
+from faas.runtime.main import env_int
 
-RUNTIME = Path(rt.__file__).resolve()
+if TYPE_CHECKING:
+    from faas.runtime.adapter import Handler
+
 TIMEOUT = 5.0
 
 
@@ -127,6 +135,31 @@ def can_connect(address: str | tuple[str, int]) -> bool:
     return True
 
 
+@pytest.fixture(scope="session")
+def image_runtime(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The command that starts the runtime as an image does, for a copy of the package made as
+    an image build makes it, run under `python -I -S`: isolated from the environment and
+    without site-packages, so the runtime has nothing but the standard library to import.
+    """
+    folder = tmp_path_factory.mktemp("image")
+    (folder / RUNTIME_PACKAGE).mkdir()
+    for path in runtime_files():
+        shutil.copyfile(path, folder / RUNTIME_PACKAGE / path.name)
+    subprocess.run([sys.executable, "-I", "-S", "-m", "compileall", "-q", folder], check=True)
+    python, *flags, code = runtime_command(str(folder))
+    assert (python, flags) == ("python3", ["-s", "-P", "-c"])  # -I implies -s and -P
+    return [sys.executable, "-I", "-S", "-c", code]
+
+
+@pytest.fixture(params=["image", "host"])
+def runtime_process(request: pytest.FixtureRequest) -> list[str]:
+    """How a process test starts the runtime: as an image does, or on a host as
+    `python -P -m faas.runtime` (-P: a function folder as working directory shadows no `faas`)."""
+    if request.param == "image":
+        return request.getfixturevalue("image_runtime")  # type: ignore[no-any-return]
+    return [sys.executable, "-P", "-m", "faas.runtime"]
+
+
 @pytest.fixture
 def sock_dir() -> Iterator[Path]:
     # Short, not tmp_path: a Unix socket path must fit in 108 bytes.
@@ -140,7 +173,7 @@ def serve(sock_dir: Path) -> Iterator[Callable[..., rt.Server]]:
     """serve(handler, **options) -> a running Server on a fresh Unix socket."""
     servers: list[rt.Server] = []
 
-    def start(handler: rt.Handler, **options: Any) -> rt.Server:
+    def start(handler: Handler, **options: Any) -> rt.Server:
         if "port" not in options:
             options["socket_path"] = str(sock_dir / f"{len(servers)}.sock")
         server = rt.Server(handler, **options)
@@ -256,13 +289,11 @@ def test_headers_mapping_is_case_insensitive() -> None:
 
 
 def test_repeated_request_headers_are_joined() -> None:
-    request = rt.parse_head(b"GET /call/ HTTP/1.1\r\nAccept: a\r\naccept: b\r\nHost:  h ")
+    request = parse_head(b"GET /call/ HTTP/1.1\r\nAccept: a\r\naccept: b\r\nHost:  h ")
     assert request.headers == {"accept": "a, b", "host": "h"}
 
 
 # --- Return values ---------------------------------------------------------------------------
-
-TEXT, BINARY, JSON = rt.TEXT, rt.BINARY, rt.JSON
 
 
 @pytest.mark.parametrize(
@@ -395,8 +426,8 @@ def tagged_output(directory: Path) -> Iterator[Callable[[], str]]:
     path = directory / "output.log"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     saved = sys.stdout, sys.stderr
-    sys.stdout = rt.TaggedWriter(fd)
-    sys.stderr = rt.TaggedWriter(fd)
+    sys.stdout = TaggedWriter(fd)
+    sys.stderr = TaggedWriter(fd)
     try:
         yield path.read_text
     finally:
@@ -449,7 +480,7 @@ def test_system_exit_in_handler_does_not_stop_the_server(
 def test_tagged_writer_lines_partials_and_untagged_output(tmp_path: Path) -> None:
     path = tmp_path / "log"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT)
-    writer = rt.TaggedWriter(fd)
+    writer = TaggedWriter(fd)
     writer.write("outside\n")
     writer.write("no newline yet")
     writer.flush()  # outside a call a flush writes the partial line as is
@@ -462,11 +493,11 @@ def test_tagged_writer_lines_partials_and_untagged_output(tmp_path: Path) -> Non
         writer.end_line()
         writer.write("")
 
-    rt._call.id = "cid"
+    current_call.id = "cid"
     try:
         in_call()
     finally:
-        rt._call.id = None
+        current_call.id = None
     writer.write("after\n")
     os.close(fd)
     assert path.read_text().splitlines() == [
@@ -766,9 +797,9 @@ def test_bad_handler_spec_and_bad_settings(
         rt.load_handler("handle")
     assert caught.value.code == rt.HANDLER_NOT_FOUND and caught.value.exit_status == 4
     monkeypatch.setenv("FAAS_CONCURRENCY", "lots")
-    assert rt._env_int("FAAS_CONCURRENCY", 1, 1) == 1
+    assert env_int("FAAS_CONCURRENCY", 1, 1) == 1
     monkeypatch.setenv("FAAS_CONCURRENCY", "8")
-    assert rt._env_int("FAAS_CONCURRENCY", 1, 1) == 8
+    assert env_int("FAAS_CONCURRENCY", 1, 1) == 8
     assert "ignoring FAAS_CONCURRENCY='lots'" in capsys.readouterr().err
 
 
@@ -829,16 +860,20 @@ def run_env(function_dir: Path, **extra: str) -> dict[str, str]:
     ],
 )
 def test_init_failures_exit_with_a_stable_code(
-    sock_dir: Path, files: dict[str, str], handler: str, code: str, status: int, message: str
+    runtime_process: list[str],
+    sock_dir: Path,
+    files: dict[str, str],
+    handler: str,
+    code: str,
+    status: int,
+    message: str,
 ) -> None:
     for name, text in files.items():
         (sock_dir / name).parent.mkdir(exist_ok=True)
         (sock_dir / name).write_text(text)
     socket_path = sock_dir / "s.sock"
     env = run_env(sock_dir, FAAS_SOCKET=str(socket_path), FAAS_HANDLER=handler)
-    proc = subprocess.run(
-        [sys.executable, str(RUNTIME)], env=env, capture_output=True, text=True, timeout=30
-    )
+    proc = subprocess.run(runtime_process, env=env, capture_output=True, text=True, timeout=30)
     assert proc.returncode == status == rt.INIT_EXIT_STATUS[code]
     lines = proc.stderr.splitlines()
     expected = {"faas_init_error": {"code": code, "message": message.format(dir=sock_dir)}}
@@ -848,7 +883,9 @@ def test_init_failures_exit_with_a_stable_code(
     assert not socket_path.exists()  # never bound: the gateway must not think it ready
 
 
-def test_process_serves_tcp_tags_logs_and_exits_on_sigterm(sock_dir: Path) -> None:
+def test_process_serves_tcp_tags_logs_and_exits_on_sigterm(
+    runtime_process: list[str], sock_dir: Path
+) -> None:
     (sock_dir / "deps").mkdir()
     (sock_dir / "deps" / "helper.py").write_text("GREETING = 'hi from deps'\n")
     (sock_dir / "pkg").mkdir()
@@ -870,7 +907,7 @@ def test_process_serves_tcp_tags_logs_and_exits_on_sigterm(sock_dir: Path) -> No
         FAAS_PORT="0",
     )
     proc = subprocess.Popen(
-        [sys.executable, str(RUNTIME)],
+        runtime_process,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -905,11 +942,11 @@ def test_process_serves_tcp_tags_logs_and_exits_on_sigterm(sock_dir: Path) -> No
     assert all(line.startswith("[two] ") for line in error_lines)
 
 
-def test_process_on_a_unix_socket_becomes_ready(sock_dir: Path) -> None:
+def test_process_on_a_unix_socket_becomes_ready(runtime_process: list[str], sock_dir: Path) -> None:
     (sock_dir / "handler.py").write_text("def handle(event, context):\n    return event.text()\n")
     socket_path = str(sock_dir / "s.sock")
     env = run_env(sock_dir, FAAS_SOCKET=socket_path, FAAS_CONCURRENCY="2")
-    proc = subprocess.Popen([sys.executable, str(RUNTIME)], env=env, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(runtime_process, env=env, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: can_connect(socket_path))
         client = Client(socket_path)
@@ -921,3 +958,45 @@ def test_process_on_a_unix_socket_becomes_ready(sock_dir: Path) -> None:
         proc.kill()
         proc.wait()
     assert not os.path.exists(socket_path)
+
+
+def test_image_start_needs_only_the_standard_library_and_shadows_no_function_module(
+    image_runtime: list[str], sock_dir: Path
+) -> None:
+    """Run as an image runs it, with a function whose modules have the names of the runtime's
+    own (and of the runtime package's folder): each side imports its own modules."""
+    names = ["adapter", "codec", "loading", "logs", "loop", "main", "pool", "server", "runtime"]
+    for name in names:
+        (sock_dir / f"{name}.py").write_text("WHOSE = 'function'\n")
+    (sock_dir / "handler.py").write_text(
+        "import sys, threading\n"
+        f"import {', '.join(names)}\n"
+        "def handle(event, context):\n"
+        f"    whose = {{m.__name__: m.WHOSE for m in ({', '.join(names)})}}\n"
+        "    ours = sorted(m for m in sys.modules if m.partition('.')[0].startswith('faas'))\n"
+        "    return {'whose': whose, 'ours': ours, 'path': sys.path,\n"
+        "            'flags': [sys.flags.isolated, sys.flags.no_site],\n"
+        "            'thread': threading.current_thread().name}\n"
+    )
+    socket_path = str(sock_dir / "s.sock")
+    env = run_env(sock_dir, FAAS_SOCKET=socket_path, FAAS_CONCURRENCY="2")
+    proc = subprocess.Popen(image_runtime, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: can_connect(socket_path))
+        client = Client(socket_path)
+        seen = client.request("GET", "/call/").json()
+        client.close()
+        proc.terminate()
+        assert proc.wait(TIMEOUT) == 0, proc.stderr.read() if proc.stderr else ""
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+    assert seen["whose"] == dict.fromkeys(names, "function")
+    assert seen["flags"] == [1, 1] and seen["thread"].startswith("faas-call-")
+    assert "faas" not in seen["ours"] and "faas_runtime.pool" in seen["ours"]
+    assert all(name.startswith("faas_runtime") for name in seen["ours"])
+    assert seen["path"][0] == str(sock_dir)
+    assert not any((Path(entry) / RUNTIME_PACKAGE).is_dir() for entry in seen["path"])
+    assert not any("-packages" in entry for entry in seen["path"])

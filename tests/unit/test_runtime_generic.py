@@ -1,4 +1,4 @@
-"""Generic mode of the runtime (faas/runtime.py): no function at start, `POST /_/load` later.
+"""Generic mode of the runtime (faas.runtime): no function at start, `POST /_/load` later.
 
 Most tests run a `Server(None, ...)` in-process. A load changes process-wide state (os.environ,
 the working directory, sys.path, sys.modules), so the `generic` fixture restores all of it and
@@ -26,8 +26,9 @@ from typing import Any
 import pytest
 
 from faas import runtime as rt
+from faas.runtime.loading import install_files
+from tests.unit import test_runtime
 from tests.unit.test_runtime import (
-    RUNTIME,
     TIMEOUT,
     Client,
     Response,
@@ -38,6 +39,8 @@ from tests.unit.test_runtime import (
 )
 
 MTIME = 1_700_000_000
+image_runtime = test_runtime.image_runtime  # fixtures shared with the runtime's tests
+runtime_process = test_runtime.runtime_process
 
 
 def unique(prefix: str) -> str:
@@ -323,7 +326,7 @@ def test_load_with_concurrency_starts_the_pool(
     )
     body = load_body(f"{mod}.handle", [file_entry(f"{mod}.py", source)], concurrency=2)
     assert generic.load(body).status == 200
-    assert generic.server.concurrency == 2 and len(generic.server._workers) == 2
+    assert generic.server.concurrency == 2
     first, second = Client(generic.server.address), Client(generic.server.address)
     first.send(raw_request("GET", "/call/"))
     second.send(raw_request("GET", "/call/"))
@@ -336,9 +339,9 @@ def test_load_with_concurrency_starts_the_pool(
 
 def test_install_files_checks_everything_before_writing(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unsafe file path"):
-        rt.install_files(str(tmp_path), [file_entry("a.py", "x"), file_entry("../b.py", "y")])
+        install_files(str(tmp_path), [file_entry("a.py", "x"), file_entry("../b.py", "y")])
     assert list(tmp_path.iterdir()) == []
-    rt.install_files(str(tmp_path), [file_entry("./a/b/c.txt", "deep", mode=0o600)])
+    install_files(str(tmp_path), [file_entry("./a/b/c.txt", "deep", mode=0o600)])
     assert (tmp_path / "a/b/c.txt").read_text() == "deep"
     assert stat.S_IMODE((tmp_path / "a/b/c.txt").stat().st_mode) == 0o400
 
@@ -346,15 +349,15 @@ def test_install_files_checks_everything_before_writing(tmp_path: Path) -> None:
 # --- The process -----------------------------------------------------------------------------
 
 
-def test_generic_process_binds_at_once_then_loads_and_serves(tmp_path: Path) -> None:
+def test_generic_process_binds_at_once_then_loads_and_serves(
+    runtime_process: list[str], tmp_path: Path
+) -> None:
     sock_dir = Path(tempfile.mkdtemp(prefix="faas-gen-"))
     function_dir = tmp_path / "function"
     function_dir.mkdir()
     socket_path = str(sock_dir / "s.sock")
     env = run_env(function_dir, FAAS_GENERIC="1", FAAS_SOCKET=socket_path)
-    proc = subprocess.Popen(
-        [sys.executable, str(RUNTIME)], env=env, stderr=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen(runtime_process, env=env, stderr=subprocess.PIPE, text=True)
     try:
         wait_until(lambda: can_connect(socket_path))
         client = Client(socket_path)
