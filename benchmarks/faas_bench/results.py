@@ -10,12 +10,12 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from faas.bench.stats import Summary, summarize
 from faas.units import parse_size
+from faas_bench.stats import Summary, summarize
 
 SCHEMA = 1
 
-# The ways a call is measured (see faas.bench.runner); also the groups of the report.
+# The ways a call is measured (see faas_bench.runner); also the groups of the report.
 MODES = ("cold", "prewarm", "generic", "paused", "warm", "concurrent", "burst")
 
 FAAS = "faas"  # series measured through the gateway

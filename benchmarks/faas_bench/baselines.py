@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faas import keys
-from faas.bench.results import MemorySample
-from faas.bench.wire import Connection, Reply, WireError, call_once, request_bytes
 from faas.contracts.transport import Address
 from faas.engines.base import ContainerConfig
 from faas.engines.docker import DockerBackend
@@ -40,6 +38,8 @@ from faas.pool.hardening import (
     Placement,
     function_container,
 )
+from faas_bench.results import MemorySample
+from faas_bench.wire import Connection, Reply, WireError, call_once, request_bytes
 
 ROLE_BENCH = "bench"
 POLL_INTERVAL = 0.001  # the perf anchors' bench_ready polled every 1 ms

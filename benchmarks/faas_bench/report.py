@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from faas.bench.analysis import (
+from faas_bench.analysis import (
     Check,
     CostView,
     comparisons,
@@ -23,8 +23,8 @@ from faas.bench.analysis import (
     primary_ratio,
     throughput_ratio,
 )
-from faas.bench.environment import header_lines
-from faas.bench.results import FAAS, BenchResult, Series
+from faas_bench.environment import header_lines
+from faas_bench.results import FAAS, BenchResult, Series
 
 PHASES = ("queue", "create", "start", "ready", "load", "handler", "total")
 BASE_PARTS = ("create", "start", "ready", "call", "remove", "unpause", "first")
@@ -180,10 +180,10 @@ def phase_rows(result: BenchResult) -> list[list[str]]:
     return rows
 
 
-def target_rows(checks: Sequence[Check]) -> list[list[str]]:
-    rows = [["target", "verdict", "goal", "measured", "baseline (same run)", "detail"]]
+def goal_rows(checks: Sequence[Check]) -> list[list[str]]:
+    rows = [["goal", "what", "measured against the goal (baselines from this run)", "", "detail"]]
     for c in checks:
-        rows.append([c.id, c.verdict.upper(), c.goal, c.measured, c.baseline, c.detail])
+        rows.append([c.id, c.what, c.measured, c.verdict, c.detail])
     return rows
 
 
@@ -206,7 +206,7 @@ def cost_rows(view: CostView) -> list[list[str]]:
 def replay_rows(replay: dict[str, Any]) -> list[list[str]]:
     rows = [
         [
-            "policy",
+            "setup",
             "calls",
             "cold %",
             "prewarm",
@@ -235,7 +235,7 @@ def replay_rows(replay: dict[str, Any]) -> list[list[str]]:
 # -- terminal ----------------------------------------------------------------------------------
 
 
-def _align(rows: list[list[str]], indent: str = "") -> str:
+def align(rows: list[list[str]], indent: str = "") -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for row in rows:
@@ -254,15 +254,16 @@ def terminal(result: BenchResult) -> str:
         f"{result.environment.get('runc', '?')} · cgroup {env.get('cgroup')} · {env.get('CPU')} · "
         f"{env.get('memory')}",
         "",
-        _align(latency_rows(result)),
+        align(latency_rows(result)),
     ]
     if result.throughput:
-        out += ["", _align(throughput_rows(result))]
+        out += ["", align(throughput_rows(result))]
     checks = [c for c in evaluate(result) if c.verdict != "n/a"]
     if checks:
-        out += ["", "targets (targets.md)"]
+        out += ["", "goals"]
         out += [
-            f"  {c.id:3} {c.verdict.upper():4}  {c.measured}  vs  {c.baseline}  ({c.detail})"
+            f"  {c.id:3} {c.what}: {c.measured}: {c.verdict}"
+            + (f" ({c.detail})" if c.detail else "")
             for c in checks
         ]
     view = cost_view(result)
@@ -341,9 +342,9 @@ def markdown(result: BenchResult, *, chart: str | None = "chart.png") -> str:
         "",
         _md_table([["", ""]] + [[k, v] for k, v in header_lines(result.environment)]),
         "",
-        "## Targets",
+        "## Goals",
         "",
-        _md_table(target_rows(evaluate(result))),
+        _md_table(goal_rows(evaluate(result))),
         "",
     ]
     if chart:
@@ -444,7 +445,8 @@ def markdown(result: BenchResult, *, chart: str | None = "chart.png") -> str:
             "## Pool policy what-if",
             "",
             f"Trace `{trace['trace']}`: {trace['invocations']} calls of {trace['functions']} "
-            f"functions over {trace['horizon']:,.0f} s, replayed with a cold start of "
+            f"functions over {trace['horizon']:,.0f} s, driven through faas's own pool policy "
+            "(maintenance on a 1 s tick) with each setup, a cold start taking "
             f"{trace['cold_delay'] * 1e3:.0f} ms.",
             "",
             _md_table(replay_rows(trace)),
@@ -477,7 +479,7 @@ def _repro_args(o: dict[str, Any]) -> list[str]:
 def write_json(result: BenchResult, path: Path) -> None:
     data = result.to_json()
     view = cost_view(result)
-    data["targets"] = [c.__dict__ for c in evaluate(result)]
+    data["goals"] = [c.__dict__ for c in evaluate(result)]
     data["cost"] = view.to_json() if view else None
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 

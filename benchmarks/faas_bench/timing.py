@@ -7,7 +7,7 @@ so a benchmark can do the same, and the per-phase durations (ms) the gateway mea
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -116,14 +116,3 @@ class CallTiming:
         timing = _header(headers, TIMING_HEADER)
         phases = parse_server_timing(timing) if timing is not None else {}
         return cls(start=parse_start(_header(headers, START_HEADER)), phases=phases)
-
-    def phase(self, name: str) -> float | None:
-        return self.phases.get(name)
-
-
-def by_start(timings: Iterable[CallTiming]) -> dict[StartKind, list[CallTiming]]:
-    """Group samples by start kind, every kind present (possibly empty), in START_KINDS order."""
-    groups: dict[StartKind, list[CallTiming]] = {kind: [] for kind in START_KINDS}
-    for timing in timings:
-        groups[timing.start].append(timing)
-    return groups
