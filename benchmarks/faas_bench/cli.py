@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -22,6 +23,8 @@ from faas.units import parse_duration, parse_size
 from faas_bench import replay as what_if
 from faas_bench import traces
 from faas_bench.results import MODES, BenchResult
+
+FC = TypeVar("FC", bound=Callable[..., Any])
 
 
 class _BenchGroup(click.Group):
@@ -70,6 +73,13 @@ def _payload(value: str) -> bytes:
         raise BadRequest(f"--payload {value!r}: {exc} (or @FILE)") from None
 
 
+def _count(flag: str, default: int, text: str, *more: str) -> Callable[[FC], FC]:
+    """A positive count option, its default shown."""
+    return click.option(
+        flag, *more, default=default, show_default=True, type=click.IntRange(1), help=text
+    )
+
+
 @bench.command("run")
 @click.argument("name")
 @click.option(
@@ -80,61 +90,24 @@ def _payload(value: str) -> bytes:
     type=click.Choice(MODES),
     help="Mode to run (repeatable) [default: all].",
 )
-@click.option(
-    "--rounds", default=3, show_default=True, type=click.IntRange(1), help="Interleaved rounds."
-)
-@click.option(
-    "--calls",
-    default=10,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Calls per round on each start path (cold, prewarm, generic, paused) and its baselines.",
-)
-@click.option(
-    "--warm-calls",
-    default=500,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Sequential warm calls per round (gateway and direct).",
-)
-@click.option(
-    "-c",
-    "--concurrency",
-    default=32,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Connections for the concurrent mode.",
-)
+@_count("--rounds", 3, "Interleaved rounds.")
+@_count("--calls", 10, "Calls per round on each start path and its baselines.")
+@_count("--warm-calls", 500, "Sequential warm calls per round (gateway and direct).")
+@_count("-c", 32, "Connections for the concurrent mode.", "--concurrency")
 @click.option(
     "--duration",
     default="5s",
     show_default=True,
-    help="Load time per round and target in the concurrent mode.",
+    help="Load time per round (concurrent).",
 )
-@click.option(
-    "--burst",
-    default=8,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Containers to start at once in the burst mode.",
-)
+@_count("--burst", 8, "Containers to start at once in the burst mode.")
 @click.option(
     "--payload", default="", help="Request body: a size (1KiB) or @FILE [default: empty]."
 )
 @click.option("-X", "--method", default="POST", show_default=True)
 @click.option("--path", default="", help="Path after /function/NAME.")
-@click.option(
-    "--baselines/--no-baselines",
-    default=True,
-    show_default=True,
-    help="Measure the same-run baselines.",
-)
-@click.option(
-    "--docker-run/--no-docker-run",
-    default=True,
-    show_default=True,
-    help="Include the slow `docker run` per call baseline.",
-)
+@click.option("--baselines/--no-baselines", default=True, help="Measure the same-run baselines.")
+@click.option("--docker-run/--no-docker-run", default=True, help="The `docker run` baseline.")
 @click.option(
     "--load-client",
     type=click.Choice(["auto", "wrk", "python"]),
@@ -251,17 +224,17 @@ def run(
 
 def write_outputs(result: BenchResult, out: Path) -> list[Path]:
     """results.json, report.md, chart.svg and chart.html in `out`."""
-    from faas_bench import chart, report
+    from faas_bench import chart, markdown, report
 
     out.mkdir(parents=True, exist_ok=True)
-    json_file, markdown, svg, page = (
+    json_file, text, svg, page = (
         out / name for name in ("results.json", "report.md", "chart.svg", "chart.html")
     )
     report.write_json(result, json_file)
     chart.write_svg(result, svg)
-    markdown.write_text(report.markdown(result, chart=svg.name), encoding="utf-8")
+    text.write_text(markdown.markdown(result, chart=svg.name), encoding="utf-8")
     chart.write_html(result, page)
-    return [json_file, markdown, svg, page]
+    return [json_file, text, svg, page]
 
 
 # -- render ------------------------------------------------------------------------------------

@@ -18,8 +18,9 @@ from typing import Any
 from faas.engines.docker import DockerBackend
 from faas.manifest.spec import FunctionSpec
 from faas_bench import loadgen
-from faas_bench.baselines import HOST, UNIX, Baselines, Resident, cgroup_memory
+from faas_bench.baselines import HOST, UNIX, Baselines, Resident
 from faas_bench.control import NotAvailable, Target, describe_error, record
+from faas_bench.environment import cgroup_memory
 from faas_bench.results import MODES, BenchResult, LoadRun, Series, Throughput
 from faas_bench.timing import CallTiming
 from faas_bench.wire import Connection, Reply, address_from_url, parse_address

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from faas.cli.main import cli
-from faas_bench import analysis, chart, cost, environment, loadgen, replay, report
+from faas_bench import analysis, chart, cost, environment, loadgen, markdown, replay, report
 from faas_bench.results import (
     BASELINE,
     FAAS,
@@ -322,7 +322,7 @@ def test_terminal_table_shows_every_series_and_the_goals() -> None:
 def test_markdown_report_has_every_section() -> None:
     result = make_result()
     result.replay = replay.replay_table([], replay.default_setups(), source="empty.csv")
-    text = report.markdown(result, chart="chart.svg")
+    text = markdown.markdown(result, chart="chart.svg")
     for heading in (
         "## Environment",
         "## Goals",

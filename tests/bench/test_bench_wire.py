@@ -12,7 +12,8 @@ import pytest
 from faas.contracts.transport import Address
 from faas.engines.base import ContainerConfig
 from faas_bench import wire
-from faas_bench.baselines import cgroup_memory, docker_run_argv
+from faas_bench.docker_run import docker_run_argv
+from faas_bench.environment import cgroup_memory
 from faas_bench.wire import Connection, WireError, parse_address, request_bytes
 
 
