@@ -42,43 +42,18 @@ def _vs(result: BenchResult, series: Series) -> str:
 
 
 def latency_rows(result: BenchResult) -> list[list[str]]:
-    header = [
-        "series",
-        "start",
-        "n",
-        "dropped",
-        "p50",
-        "p95",
-        "p99",
-        "mean",
-        "CV",
-        "95% CI of p50",
-        "vs baseline",
-    ]
-    rows = [header]
+    head = ["series", "start", "n", "dropped", "p50", "p95", "p99", "mean", "CV"]
+    rows = [[*head, "95% CI of p50", "vs baseline"]]
     for series in result.series.values():
         s = series.summary()
         name = series.label if series.group == FAAS else f"  {series.label}"
         if series.unavailable is not None:
-            rows.append(
-                [name, series.expect or "—", "0", "", "not available", "", "", "", "", "", ""]
-            )
+            rows.append([name, series.expect or "—", "0", "", "not available", *[""] * 6])
             continue
         if s is None:
+            why = f"no samples ({series.errors} errors)"
             rows.append(
-                [
-                    name,
-                    series.expect or "—",
-                    "0",
-                    str(series.dropped_total),
-                    f"no samples ({series.errors} errors)",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                ]
+                [name, series.expect or "—", "0", str(series.dropped_total), why, *[""] * 6]
             )
             continue
         rows.append(
@@ -109,36 +84,14 @@ def _dropped(series: Series) -> str:
 
 
 def throughput_rows(result: BenchResult) -> list[list[str]]:
-    rows = [
-        [
-            "series",
-            "tool",
-            "connections",
-            "req/s (median)",
-            "rounds",
-            "p50",
-            "p99",
-            "errors",
-            "vs baseline",
-        ]
-    ]
+    head = ["series", "tool", "connections", "req/s (median)", "rounds", "p50", "p99"]
+    rows = [[*head, "errors", "vs baseline"]]
     for t in result.throughput.values():
         rps = t.rps()
         name = t.label if t.group == FAAS else f"  {t.label}"
         if t.unavailable is not None or rps is None:
-            rows.append(
-                [
-                    name,
-                    t.tool,
-                    str(t.connections),
-                    (t.unavailable and "not available") or "no data",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                ]
-            )
+            why = "not available" if t.unavailable is not None else "no data"
+            rows.append([name, t.tool, str(t.connections), why, *[""] * 5])
             continue
         ratio = throughput_ratio(result, t)
         p50, p99 = t.latency("p50"), t.latency("p99")
@@ -201,18 +154,8 @@ def cost_rows(view: CostView) -> list[list[str]]:
 
 
 def replay_rows(replay: dict[str, Any]) -> list[list[str]]:
-    rows = [
-        [
-            "setup",
-            "calls",
-            "cold %",
-            "prewarm",
-            "paused",
-            "warm",
-            "idle container-s",
-            "paused container-s",
-        ]
-    ]
+    head = ["setup", "calls", "cold %", "prewarm", "paused", "warm", "idle container-s"]
+    rows = [[*head, "paused container-s"]]
     for p in replay["policies"]:
         rows.append(
             [
