@@ -33,7 +33,7 @@ def _md_table(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def markdown(result: BenchResult, *, chart: str | None = "chart.png") -> str:
+def markdown(result: BenchResult, *, chart: str | None = "chart.svg") -> str:
     o = result.options
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(result.started_at or time.time()))
     took = result.finished_at - result.started_at if result.finished_at else 0

@@ -88,6 +88,7 @@ class FunctionReplay:
         self.starts: Counter[str] = Counter()
         self.idle = self.paused = 0.0
         self.last_end = 0.0
+        self._due: float | None = None  # _next_tick's answer until the pool changes
 
     def call(self, at: float, duration: float) -> None:
         self.run_until(at)
@@ -100,6 +101,7 @@ class FunctionReplay:
             self.pool.ready(instance, at)  # BUSY from here on: no other call can take it
             busy = self.cold_delay + duration
         self.pool.acquire(instance)
+        self._due = None
         self.starts[kind] += 1
         self._at(at + busy, True, instance)
         self.last_end = max(self.last_end, at + busy)
@@ -111,6 +113,7 @@ class FunctionReplay:
             tick = self._next_tick()
             if min(event, tick) > until:
                 break
+            self._due = None
             if event <= tick:
                 when, _, ends, instance = heapq.heappop(self.events)
                 self._advance(when)
@@ -136,6 +139,11 @@ class FunctionReplay:
 
     def _next_tick(self) -> float:
         """The first tick at which maintenance would change something (inf: none)."""
+        if self._due is None:
+            self._due = self._first_due_tick()
+        return self._due
+
+    def _first_due_tick(self) -> float:
         pool = self.pool
         due = [self.next_tick] if pool.deficit() else []
         if pool.live_count() > pool.spec.scale.min:
