@@ -51,10 +51,7 @@ class Control:
         self.client.close()
 
     def describe(self) -> dict[str, Any]:
-        response = self.client.request("GET", f"/system/function/{self.name}")
-        if response.status_code >= 400:
-            raise error_from(response)
-        return dict(response.json())
+        return self.client.function(self.name)
 
     def instances(self) -> list[dict[str, Any]]:
         return list(self.describe().get("instances") or [])

@@ -131,7 +131,9 @@ def phase_rows(result: BenchResult) -> list[list[str]]:
 
 
 def goal_rows(checks: Sequence[Check]) -> list[list[str]]:
-    rows = [["goal", "what", "measured against the goal (baselines from this run)", "", "detail"]]
+    rows = [
+        ["goal", "what", "measured against the goal (baselines from this run)", "verdict", "detail"]
+    ]
     for c in checks:
         rows.append([c.id, c.what, c.measured, c.verdict, c.detail])
     return rows
