@@ -177,6 +177,7 @@ class BenchResult:
     memory: list[MemorySample] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     replay: dict[str, Any] | None = None
+    run_id: str = ""  # its bare containers are labelled faas.gateway=bench-<run_id>
 
     @property
     def memory_mib(self) -> float:

@@ -103,6 +103,7 @@ class Runner:
             config=dict(self.record["config"]),
             command=list(sys.argv),
             options=options.to_json(),
+            run_id=secrets.token_hex(4),
         )
         self._label = ""
         self._ticks = 0
@@ -113,7 +114,7 @@ class Runner:
             options,
             self.result,
             backend=self.backend,
-            run_id=secrets.token_hex(4),
+            run_id=self.result.run_id,
             load_tool=self._pick_load_client(),
             tick=self._tick,
         )

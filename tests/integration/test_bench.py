@@ -85,7 +85,9 @@ def test_one_command_gives_the_table_json_markdown_and_charts(
     assert (out / "chart.svg").read_text().startswith("<svg")
     assert "<svg" in (out / "chart.html").read_text()
 
-    left = docker_backend.list_managed({keys.LABEL_ROLE: ROLE_BENCH})
+    run = {keys.LABEL_ROLE: ROLE_BENCH, keys.LABEL_GATEWAY: f"bench-{data['run_id']}"}
+    assert len(data["run_id"]) == 8  # other runs on this engine are not this test's business
+    left = docker_backend.list_managed(run)
     assert not left, f"baseline containers left behind: {[c.id[:12] for c in left]}"
 
 
