@@ -1,4 +1,4 @@
-"""Queue benchmark: Q1, Q2 and Q3 of shared/targets.md, each against its baseline, same run.
+"""Queue benchmark: Q1, Q2 and Q3 (the README's queue table), each against its baseline, same run.
 
     Q1  async enqueue (POST /async-function -> 202 after the XADD) at 32 connections (wrk)
         vs W2: sync warm calls of the same no-op function through the same gateway

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The benchmark set of targets.md (C1 C2 C4 W1 W2 W4 W5 M1) in one command, every figure
-# against its baseline measured in the same run, plus the pool what-if on synthetic traces.
+# The benchmark set (goals C1 C2 C4 W1 W2 W4 W5 M1 of benchmarks/faas_bench/goals.toml) in one
+# command, every figure against its baseline measured in the same run, plus the pool what-if on
+# synthetic traces. Needs faas-bench: pip install -e ./benchmarks (the README's first command).
 #
 #   benchmarks/run_all.sh            # ~5 minutes on a 2-vCPU VM
 #   ROUNDS=3 CALLS=5 benchmarks/run_all.sh   # quicker, wider confidence intervals
@@ -11,7 +12,7 @@
 # runtime pool on (BENCH_GENERIC_POOL spares per container shape, default 2, whatever
 # FAAS_GENERIC_POOL says), so the generic mode measures W5 on noop; BENCH_GENERIC_POOL=0 turns it
 # off and W5 falls back to the own-image prewarm. Output:
-#   results.json  report.md  chart.png  chart.html  traces/*.csv  replay-*.txt
+#   results.json  report.md  chart.svg  chart.html  traces/*.csv  replay-*.txt
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -50,7 +51,7 @@ trap stop EXIT
 "$FAAS" up
 "$FAAS" deploy -q benchmarks/functions/noop
 
-# Pool what-if: one synthetic trace of each shape, each replayed against the policies.
+# Pool what-if: one synthetic trace of each shape, each driven through the pool policy.
 "$FAAS" bench trace steady   -o "$OUT/traces/steady.csv"   --rate 0.2 --seconds 4h
 "$FAAS" bench trace bursty   -o "$OUT/traces/bursty.csv"   --rate 5 --on 20s --off 10m --seconds 4h
 "$FAAS" bench trace periodic -o "$OUT/traces/periodic.csv" --period 5m --jitter 10s --seconds 24h

@@ -27,9 +27,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from faas import keys
-from faas.bench.stats import Summary, summarize
 from faas.engines.base import ContainerConfig
 from faas.engines.docker import DockerBackend
+from faas_bench.stats import Summary, summarize
 
 ONE_SHOT = (
     "import json, sys; sys.path[:0] = ['/opt/faas/function', '/opt/faas/deps']\n"

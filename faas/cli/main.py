@@ -7,6 +7,7 @@ usage errors exit 2 (click's convention).
 from __future__ import annotations
 
 import base64
+import importlib.metadata
 import json
 import sys
 import time
@@ -16,7 +17,6 @@ from typing import Any
 import click
 
 from faas import __version__
-from faas.bench.cli import bench
 from faas.client import GatewayClient, error_from
 from faas.errors import BadRequest, FaasError
 from faas.settings import Settings
@@ -32,8 +32,47 @@ class Context:
 
 pass_ctx = click.make_pass_decorator(Context)
 
+# Commands that come with another distribution, and how to get it. An installed distribution
+# registers its click command in the `faas.commands` entry-point group.
+ADD_ONS = {"bench": "pip install -e ./benchmarks (the faas-bench package of a faas checkout)"}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+def _add_ons() -> dict[str, importlib.metadata.EntryPoint]:
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group="faas.commands")}
+
+
+def _missing(name: str) -> click.Command:
+    def say_how() -> None:
+        click.echo(f"Error: `faas {name}` is not installed: {ADD_ONS[name]}", err=True)
+        sys.exit(1)
+
+    return click.Command(
+        name,
+        callback=say_how,
+        help=f"(not installed: {ADD_ONS[name]})",
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+
+
+class _Cli(click.Group):
+    """The built-in commands, then those of installed add-ons (loaded only when used)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *ADD_ONS, *_add_ons()})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        add_on = _add_ons().get(name)
+        if add_on is not None:
+            loaded = add_on.load()
+            return loaded if isinstance(loaded, click.Command) else None
+        return _missing(name) if name in ADD_ONS else None
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--gateway", metavar="URL", help="Gateway URL [env FAAS_GATEWAY; default http://127.0.0.1:8080]"
 )
@@ -443,9 +482,6 @@ def _table(rows: list[list[str]]) -> None:
         click.echo(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
-
-
-cli.add_command(bench)
 
 
 def main() -> None:

@@ -7,13 +7,10 @@ non-parametric confidence interval (no normality assumption), plus p95/p99 for t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from statistics import NormalDist
-
-# Re-exported: the header parser lives with the other header code.
-from faas.bench.timing import parse_server_timing as parse_server_timing
 
 # Above this many samples the binomial sums get slow and the normal approximation is exact
 # to within a rank; below it the ranks come from math.comb.
@@ -97,13 +94,6 @@ def median_ci_ranks(n: int, confidence: float = 0.95) -> tuple[int, int]:
     if m < 0:
         return 1, n
     return m + 1, n - m
-
-
-def median_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
-    """Non-parametric (binomial order-statistic) confidence interval of the median."""
-    ordered = _checked(values)
-    low, high = median_ci_ranks(len(ordered), confidence)
-    return ordered[low - 1], ordered[high - 1]
 
 
 @dataclass(frozen=True)
@@ -190,26 +180,3 @@ def interleave(names: Sequence[str], rounds: int) -> list[list[str]]:
         raise ValueError(f"series names must be unique, got {list(names)}")
     count = len(names)
     return [[names[(r + i) % count] for i in range(count)] for r in range(rounds)]
-
-
-def run_interleaved(
-    series: Mapping[str, Callable[[], float | Sequence[float]]],
-    rounds: int,
-    per_round: int = 1,
-) -> dict[str, list[float]]:
-    """Run each series `per_round` times per round in `interleave` order; samples by name.
-
-    A callable returns one sample or a batch of samples (e.g. a wrk run's latencies).
-    """
-    if per_round < 1:
-        raise ValueError(f"per_round must be at least 1, got {per_round}")
-    samples: dict[str, list[float]] = {name: [] for name in series}
-    for order in interleave(list(series), rounds):
-        for name in order:
-            for _ in range(per_round):
-                result = series[name]()
-                if isinstance(result, int | float):
-                    samples[name].append(float(result))
-                else:
-                    samples[name].extend(float(v) for v in result)
-    return samples

@@ -2,6 +2,7 @@
 
 SeBS and the perf anchors report kernel, Docker, runc, cgroup version and CPU with every
 figure: latencies on a 2-vCPU VM and on a workstation are not comparable, ratios mostly are.
+Also the cgroup memory of one container (M1), read from the host's cgroup filesystem.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from faas import __version__
+from faas_bench.results import MemorySample
 
 
 def _read(path: str) -> str:
@@ -149,3 +151,56 @@ def header_lines(env: dict[str, Any]) -> list[tuple[str, str]]:
         ("load generator", str(env.get("wrk") or "wrk not installed (Python client)")),
     ]
     return rows
+
+
+# -- cgroup memory of a container -------------------------------------------------------------
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _cgroup_dirs(container_id: str, root: Path) -> list[tuple[Path, int]]:
+    """Candidate cgroup directories of a container, with the cgroup version they imply."""
+    return [
+        (root / "memory" / "docker" / container_id, 1),  # v1, cgroupfs driver
+        (root / "memory" / "system.slice" / f"docker-{container_id}.scope", 1),  # v1, systemd
+        (root / "system.slice" / f"docker-{container_id}.scope", 2),  # v2, systemd
+        (root / "docker" / container_id, 2),  # v2, cgroupfs
+    ]
+
+
+def _stat(text: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if value.strip().isdigit():
+            out[key] = int(value)
+    return out
+
+
+def cgroup_memory(container_id: str, root: Path = CGROUP_ROOT) -> MemorySample | None:
+    """The container's cgroup memory (None when no cgroup directory is found)."""
+    for directory, version in _cgroup_dirs(container_id, root):
+        try:
+            if version == 1:
+                usage = int((directory / "memory.usage_in_bytes").read_text())
+                stat = _stat((directory / "memory.stat").read_text())
+                limit = int((directory / "memory.limit_in_bytes").read_text())
+                inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))
+                rss = stat.get("total_rss", stat.get("rss", 0))
+            else:
+                usage = int((directory / "memory.current").read_text())
+                stat = _stat((directory / "memory.stat").read_text())
+                raw = (directory / "memory.max").read_text().strip()
+                limit = int(raw) if raw.isdigit() else 0
+                inactive = stat.get("inactive_file", 0)
+                rss = stat.get("anon", 0)
+        except (OSError, ValueError):
+            continue
+        return MemorySample(
+            container=container_id[:12],
+            usage=usage,
+            working_set=max(usage - inactive, 0),
+            rss=rss,
+            limit=limit if 0 < limit < 2**62 else None,
+        )
+    return None

@@ -15,15 +15,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from faas.bench import loadgen
-from faas.bench.baselines import HOST, UNIX, Baselines, Resident, cgroup_memory
-from faas.bench.control import NotAvailable, Target, describe_error, record
-from faas.bench.results import MODES, BenchResult, LoadRun, Series, Throughput
-from faas.bench.timing import CallTiming
-from faas.bench.wire import Connection, Reply, address_from_url, parse_address
-from faas.bench.wire import request_bytes as build_request
 from faas.engines.docker import DockerBackend
 from faas.manifest.spec import FunctionSpec
+from faas_bench import loadgen
+from faas_bench.baselines import HOST, UNIX, Baselines, Resident
+from faas_bench.control import NotAvailable, Target, describe_error, record
+from faas_bench.environment import cgroup_memory
+from faas_bench.results import MODES, BenchResult, LoadRun, Series, Throughput
+from faas_bench.timing import CallTiming
+from faas_bench.wire import Connection, Reply, address_from_url, parse_address
+from faas_bench.wire import request_bytes as build_request
 
 WARMUP_CALLS = 20
 SPARE_TIMEOUT = 60.0  # seconds to wait for a generic runtime container (image build at start)

@@ -2,7 +2,7 @@
 
 faas bench NAME [options]          cold vs warm benchmark with baselines (= `bench run`)
 faas bench render RESULTS.json     the report, chart and page again from saved results
-faas bench replay TRACE.csv        pool policies what-if on an invocation trace
+faas bench replay TRACE.csv        what-if: a call trace through faas's pool policy
 faas bench trace KIND -o FILE      write a synthetic trace (steady, bursty, periodic, diurnal)
 """
 
@@ -11,16 +11,20 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-from faas.bench import analysis, traces
-from faas.bench.results import MODES, BenchResult
 from faas.errors import BadRequest
 from faas.settings import Settings
 from faas.units import parse_duration, parse_size
+from faas_bench import replay as what_if
+from faas_bench import traces
+from faas_bench.results import MODES, BenchResult
+
+FC = TypeVar("FC", bound=Callable[..., Any])
 
 
 class _BenchGroup(click.Group):
@@ -45,8 +49,8 @@ def bench() -> None:
 
     \b
     faas bench NAME [options]        benchmark a deployed function (same as `bench run NAME`)
-    faas bench render RESULTS.json   rebuild report.md, chart.png and chart.html from results
-    faas bench replay TRACE.csv      replay a trace against pool policies
+    faas bench render RESULTS.json   rebuild report.md, chart.svg and chart.html from results
+    faas bench replay TRACE.csv      replay a trace through faas's pool policy, several settings
     faas bench trace KIND -o FILE    generate a synthetic trace
     """
 
@@ -69,6 +73,13 @@ def _payload(value: str) -> bytes:
         raise BadRequest(f"--payload {value!r}: {exc} (or @FILE)") from None
 
 
+def _count(flag: str, default: int, text: str, *more: str) -> Callable[[FC], FC]:
+    """A positive count option, its default shown."""
+    return click.option(
+        flag, *more, default=default, show_default=True, type=click.IntRange(1), help=text
+    )
+
+
 @bench.command("run")
 @click.argument("name")
 @click.option(
@@ -79,61 +90,24 @@ def _payload(value: str) -> bytes:
     type=click.Choice(MODES),
     help="Mode to run (repeatable) [default: all].",
 )
-@click.option(
-    "--rounds", default=3, show_default=True, type=click.IntRange(1), help="Interleaved rounds."
-)
-@click.option(
-    "--calls",
-    default=10,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Calls per round on each start path (cold, prewarm, generic, paused) and its baselines.",
-)
-@click.option(
-    "--warm-calls",
-    default=500,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Sequential warm calls per round (gateway and direct).",
-)
-@click.option(
-    "-c",
-    "--concurrency",
-    default=32,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Connections for the concurrent mode.",
-)
+@_count("--rounds", 3, "Interleaved rounds.")
+@_count("--calls", 10, "Calls per round on each start path and its baselines.")
+@_count("--warm-calls", 500, "Sequential warm calls per round (gateway and direct).")
+@_count("-c", 32, "Connections for the concurrent mode.", "--concurrency")
 @click.option(
     "--duration",
     default="5s",
     show_default=True,
-    help="Load time per round and target in the concurrent mode.",
+    help="Load time per round (concurrent).",
 )
-@click.option(
-    "--burst",
-    default=8,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Containers to start at once in the burst mode.",
-)
+@_count("--burst", 8, "Containers to start at once in the burst mode.")
 @click.option(
     "--payload", default="", help="Request body: a size (1KiB) or @FILE [default: empty]."
 )
 @click.option("-X", "--method", default="POST", show_default=True)
 @click.option("--path", default="", help="Path after /function/NAME.")
-@click.option(
-    "--baselines/--no-baselines",
-    default=True,
-    show_default=True,
-    help="Measure the same-run baselines.",
-)
-@click.option(
-    "--docker-run/--no-docker-run",
-    default=True,
-    show_default=True,
-    help="Include the slow `docker run` per call baseline.",
-)
+@click.option("--baselines/--no-baselines", default=True, help="Measure the same-run baselines.")
+@click.option("--docker-run/--no-docker-run", default=True, help="The `docker run` baseline.")
 @click.option(
     "--load-client",
     type=click.Choice(["auto", "wrk", "python"]),
@@ -152,7 +126,7 @@ def _payload(value: str) -> bytes:
     "--trace",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Also replay this trace CSV against pool policies.",
+    help="Also replay this trace CSV through the pool policy (see `faas bench replay`).",
 )
 @click.option(
     "--always-on",
@@ -182,7 +156,7 @@ def run(
     quiet: bool,
 ) -> None:
     """Benchmark function NAME: every start kind against same-run baselines."""
-    from faas.bench.runner import Options, Runner
+    from faas_bench.runner import Options, Runner
 
     settings = _settings()
     try:
@@ -233,14 +207,14 @@ def run(
     if trace is not None:
         cold = result.series.get("cold")
         summary = cold.summary() if cold else None
-        result.replay = analysis.replay_table(
+        result.replay = what_if.replay_table(
             traces.read_trace(trace),
-            analysis.default_policies(),
+            what_if.default_setups(),
             cold_delay=summary.p50 / 1e3 if summary else 0.0,
             source=str(trace),
         )
     written = write_outputs(result, out)
-    from faas.bench.report import terminal
+    from faas_bench.report import terminal
 
     click.echo(terminal(result))
     click.echo("")
@@ -249,24 +223,18 @@ def run(
 
 
 def write_outputs(result: BenchResult, out: Path) -> list[Path]:
-    """results.json, report.md, chart.html and (with matplotlib) chart.png in `out`."""
-    from faas.bench import chart, page, report
+    """results.json, report.md, chart.svg and chart.html in `out`."""
+    from faas_bench import chart, markdown, report
 
     out.mkdir(parents=True, exist_ok=True)
-    written = [out / "results.json", out / "report.md", out / "chart.html"]
-    report.write_json(result, written[0])
-    png = out / "chart.png"
-    try:
-        chart.write_png(result, png)
-    except chart.ChartUnavailable as exc:
-        result.notes.append(str(exc))
-        png_name = None
-    else:
-        written.append(png)
-        png_name = png.name
-    written[1].write_text(report.markdown(result, chart=png_name), encoding="utf-8")
-    page.write_html(result, written[2])
-    return written
+    json_file, text, svg, page = (
+        out / name for name in ("results.json", "report.md", "chart.svg", "chart.html")
+    )
+    report.write_json(result, json_file)
+    chart.write_svg(result, svg)
+    text.write_text(markdown.markdown(result, chart=svg.name), encoding="utf-8")
+    chart.write_html(result, page)
+    return [json_file, text, svg, page]
 
 
 # -- render ------------------------------------------------------------------------------------
@@ -283,7 +251,7 @@ def write_outputs(result: BenchResult, out: Path) -> list[Path]:
 )
 def render(results: Path, out: Path | None) -> None:
     """Rebuild the report, chart and page from a results.json."""
-    from faas.bench.report import read_json, terminal
+    from faas_bench.report import read_json, terminal
 
     try:
         result = read_json(results)
@@ -301,20 +269,21 @@ def render(results: Path, out: Path | None) -> None:
 @bench.command()
 @click.argument("trace", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
-    "--keep-alive",
-    default="10m",
-    show_default=True,
-    help="Keep-alive of the fixed, prestart and pause policies.",
+    "--keep-alive", default="10m", show_default=True, help="keep_alive of the pooled setups."
 )
 @click.option(
-    "--prestart",
+    "--min",
+    "scale_min",
     default=1,
     show_default=True,
     type=click.IntRange(0),
-    help="Spare containers of the prestart policy.",
+    help="scale.min of the last setup.",
 )
 @click.option(
-    "--grace", default="10s", show_default=True, help="Running time before the pause policy pauses."
+    "--pause-after",
+    default="30s",
+    show_default=True,
+    help="FAAS_PAUSE_AFTER of the setups that pause.",
 )
 @click.option(
     "--cold-delay",
@@ -324,33 +293,30 @@ def render(results: Path, out: Path | None) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def replay(
-    trace: Path, keep_alive: str, prestart: int, grace: str, cold_delay: str, as_json: bool
+    trace: Path, keep_alive: str, scale_min: int, pause_after: str, cold_delay: str, as_json: bool
 ) -> None:
-    """Replay a trace (CSV: timestamp,function,duration) against pool policies: cold-start
-    percentage vs idle container-seconds."""
+    """Replay a trace (CSV: timestamp,function,duration) through faas's pool policy with a few
+    settings: cold-start percentage vs idle and paused container-seconds."""
     try:
         calls = traces.read_trace(trace)
-        policies = analysis.default_policies(
-            parse_duration(keep_alive), prestart, parse_duration(grace)
+        setups = what_if.default_setups(
+            parse_duration(keep_alive), scale_min, parse_duration(pause_after)
         )
-        table = analysis.replay_table(
-            calls, policies, cold_delay=parse_duration(cold_delay), source=str(trace)
+        table = what_if.replay_table(
+            calls, setups, cold_delay=parse_duration(cold_delay), source=str(trace)
         )
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
     if as_json:
         click.echo(json.dumps(table, indent=1))
         return
-    from faas.bench.report import replay_rows
+    from faas_bench.report import align, replay_rows
 
-    rows = replay_rows(table)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     click.echo(
         f"{table['invocations']} calls of {table['functions']} functions over "
         f"{table['horizon']:,.0f} s"
     )
-    for row in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    click.echo(align(replay_rows(table)))
 
 
 # -- trace -------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Fixed-connection load: `wrk` when installed (C, one thread), else a Python asyncio client.
+"""Fixed-connection load: `wrk` when installed (C, one thread), else Python threads.
 
 wrk is the load generator the perf anchors used, so the ratios stay comparable with them; a
 small Lua script makes it send the benchmark's payload and print its latency distribution as
@@ -7,18 +7,18 @@ one JSON line. Both generators give the same `LoadRun`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
-from faas.bench.results import LoadRun
-from faas.bench.stats import mean, percentile, stdev
 from faas.contracts.transport import Address
+from faas_bench.results import LoadRun
+from faas_bench.stats import mean, percentile, stdev
+from faas_bench.wire import Connection, WireError
 
 MARKER = "FAAS_BENCH_WRK "
 PERCENTILES = (50.0, 75.0, 90.0, 95.0, 99.0, 99.9)
@@ -127,65 +127,41 @@ def run_wrk(
 # -- Python fallback ---------------------------------------------------------------------------
 
 
-async def _worker(
-    address: Address, request: bytes, stop: float, latencies: list[float], errors: list[int]
-) -> None:
-    if address.path:
-        reader, writer = await asyncio.open_unix_connection(address.path)
-    else:
-        reader, writer = await asyncio.open_connection(address.host, address.port)
-        raw = writer.get_extra_info("socket")
-        if raw is not None:
-            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    loop = asyncio.get_running_loop()
-    try:
-        while loop.time() < stop:
-            t0 = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            status = int(head.split(b" ", 2)[1])
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
-            latencies.append((time.perf_counter() - t0) * 1e3)
-            if not 200 <= status < 400:
-                errors[1] += 1
-    except (OSError, asyncio.IncompleteReadError, ValueError):
-        errors[0] += 1
-    finally:
-        writer.close()
+def run_python(address: Address, request: bytes, *, connections: int, seconds: float) -> LoadRun:
+    """`connections` threads, each sending back to back on its own keep-alive connection (the
+    benchmark's one HTTP client, `wire`). Slower than wrk; the report names the tool."""
+    latencies: list[list[float]] = [[] for _ in range(connections)]
+    failures = [[0, 0] for _ in range(connections)]  # per thread: broken connection, non-2xx
+    stop = time.monotonic() + seconds
 
+    def send(index: int) -> None:
+        with Connection(address) as conn:
+            try:
+                while time.monotonic() < stop:
+                    reply = conn.exchange(request)
+                    latencies[index].append(reply.elapsed_ms)
+                    failures[index][1] += not 200 <= reply.status < 400
+            except WireError:
+                failures[index][0] += 1
 
-async def _python_load(
-    address: Address, request: bytes, connections: int, seconds: float
-) -> LoadRun:
-    latencies: list[float] = []
-    errors = [0, 0]
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    stop = t0 + seconds
-    await asyncio.gather(
-        *(_worker(address, request, stop, latencies, errors) for _ in range(connections))
-    )
-    elapsed = loop.time() - t0
+    started = time.monotonic()
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    samples = [value for values in latencies for value in values]
     stats: dict[str, float] = {}
-    if latencies:
-        stats = {"mean": mean(latencies), "stdev": stdev(latencies)}
-        stats["min"], stats["max"] = min(latencies), max(latencies)
+    if samples:
+        stats = {"mean": mean(samples), "stdev": stdev(samples)}
+        stats["min"], stats["max"] = min(samples), max(samples)
         for p in PERCENTILES:
-            stats[f"p{p:g}"] = percentile(latencies, p)
+            stats[f"p{p:g}"] = percentile(samples, p)
     return LoadRun(
-        requests=len(latencies),
+        requests=len(samples),
         seconds=elapsed,
-        errors=errors[0],
-        non_2xx=errors[1],
+        errors=sum(f[0] for f in failures),
+        non_2xx=sum(f[1] for f in failures),
         latency_ms=stats,
     )
-
-
-def run_python(address: Address, request: bytes, *, connections: int, seconds: float) -> LoadRun:
-    """`connections` keep-alive connections in one asyncio loop, each sending back to back."""
-    return asyncio.run(_python_load(address, request, connections, seconds))

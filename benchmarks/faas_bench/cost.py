@@ -14,7 +14,6 @@ from dataclasses import dataclass
 # https://aws.amazon.com/lambda/pricing/. Lambda's "GB" is 1024 MiB; durations are billed
 # rounded up to 1 ms.
 LAMBDA_X86_GB_SECOND = 0.0000166667
-LAMBDA_ARM_GB_SECOND = 0.0000133334
 LAMBDA_PER_MILLION_REQUESTS = 0.20
 LAMBDA_BILLING_GRANULARITY = 0.001
 

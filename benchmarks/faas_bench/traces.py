@@ -159,11 +159,6 @@ def diurnal(
     return _build(times, function, duration, rng)
 
 
-def merge(*traces: Iterable[Invocation]) -> list[Invocation]:
-    """Several traces (e.g. one per function) as one, sorted by time."""
-    return sorted(inv for trace in traces for inv in trace)
-
-
 def write_trace(path: str | os.PathLike[str], invocations: Iterable[Invocation]) -> None:
     """Write the CSV; floats use repr so read_trace gives back exactly the same values."""
     with Path(path).open("w", newline="", encoding="utf-8") as file:

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from faas.bench import wire
-from faas.bench.baselines import cgroup_memory, docker_run_argv
-from faas.bench.wire import Connection, WireError, parse_address, request_bytes
 from faas.contracts.transport import Address
 from faas.engines.base import ContainerConfig
+from faas_bench import wire
+from faas_bench.docker_run import docker_run_argv
+from faas_bench.environment import cgroup_memory
+from faas_bench.wire import Connection, WireError, parse_address, request_bytes
 
 
 class TinyServer:
@@ -206,7 +207,7 @@ def test_cgroup_memory_v1_and_v2(tmp_path: Path) -> None:
 def control(handler: object) -> object:
     import httpx
 
-    from faas.bench.control import Control
+    from faas_bench.control import Control
 
     return Control("http://gw", "noop", transport=httpx.MockTransport(handler))  # type: ignore[arg-type]
 
@@ -214,7 +215,7 @@ def control(handler: object) -> object:
 def test_pool_control_missing_from_the_gateway_is_not_available_once_and_for_all() -> None:
     import httpx
 
-    from faas.bench.control import NotAvailable
+    from faas_bench.control import NotAvailable
 
     seen: list[str] = []
 
@@ -236,7 +237,7 @@ def test_pool_control_actions_and_their_errors() -> None:
 
     import httpx
 
-    from faas.bench.control import NotAvailable
+    from faas_bench.control import NotAvailable
 
     actions: list[dict[str, object]] = []
 

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faas import keys
-from faas.bench.results import MemorySample
-from faas.bench.wire import Connection, Reply, WireError, call_once, request_bytes
 from faas.contracts.native import SOCKET_NAME, TCP_PORT, tcp_placement, unix_placement
 from faas.contracts.transport import Address
 from faas.engines.base import ContainerConfig
@@ -36,6 +34,10 @@ from faas.engines.docker import DockerBackend
 from faas.errors import FaasError
 from faas.manifest.spec import FunctionSpec
 from faas.pool.hardening import function_container
+from faas_bench.docker_run import docker_run_argv
+from faas_bench.environment import cgroup_memory
+from faas_bench.results import MemorySample
+from faas_bench.wire import Connection, Reply, WireError, call_once, request_bytes
 
 ROLE_BENCH = "bench"
 POLL_INTERVAL = 0.001  # the perf anchors' bench_ready polled every 1 ms
@@ -361,110 +363,3 @@ class Resident:
     def close(self) -> None:
         self.connection.close()
         self.owner._quiet_remove(self.container_id, self.socket_dir)
-
-
-# -- docker run argv -------------------------------------------------------------------------
-
-# Loads the runtime from its .pyc, the handler once, runs one call on stdin, prints the body.
-ONE_SHOT = """\
-import importlib.machinery as m, importlib.util as u, os, sys
-loader = m.SourcelessFileLoader("faas_runtime", "/opt/faas/runtime.pyc")
-r = u.module_from_spec(u.spec_from_loader("faas_runtime", loader))
-loader.exec_module(r)
-r._setup_path()
-handler = r.load_handler(os.environ.get("FAAS_HANDLER") or "handler.handle")
-body = sys.stdin.buffer.read()
-event = r.Event(os.environ.get("FAAS_BENCH_METHOD", "POST"), "/", None, {}, body)
-context = r.Context(os.environ.get("FAAS_FUNCTION_NAME", "function"), "docker-run", True)
-status, headers, out = r.invoke(handler, event, context)
-sys.stdout.buffer.write(out)
-sys.exit(0 if status < 500 else 1)
-"""
-
-
-def docker_run_argv(
-    cfg: ContainerConfig, *, network: str = "none", method: str = "POST"
-) -> list[str]:
-    """The `docker run` command line for `cfg` (same limits and hardening), one-shot."""
-    argv = ["docker", "run", "--rm", "-i", "--name", cfg.name, "--user", cfg.user]
-    if cfg.read_only:
-        argv.append("--read-only")
-    for path, options in cfg.tmpfs.items():
-        argv += ["--tmpfs", f"{path}:{options}"]
-    for cap in cfg.cap_drop:
-        argv += ["--cap-drop", cap]
-    for opt in cfg.security_opt:
-        argv += ["--security-opt", opt]
-    argv += [
-        "--pids-limit",
-        str(cfg.pids_limit),
-        "--memory",
-        str(cfg.memory),
-        "--memory-swap",
-        str(cfg.memory),
-        "--cpus",
-        f"{cfg.cpus:g}",
-        "--network",
-        network,
-    ]
-    for key, value in cfg.labels.items():
-        argv += ["--label", f"{key}={value}"]
-    env = {k: v for k, v in cfg.environment.items() if k not in ("FAAS_PORT", "FAAS_SOCKET")}
-    env["FAAS_BENCH_METHOD"] = method
-    for key, value in env.items():
-        argv += ["-e", f"{key}={value}"]
-    argv += [cfg.image, "python3", "-s", "-c", ONE_SHOT]
-    return argv
-
-
-# -- cgroup memory ---------------------------------------------------------------------------
-
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-
-
-def _cgroup_dirs(container_id: str, root: Path) -> list[tuple[Path, int]]:
-    """Candidate cgroup directories of a container, with the cgroup version they imply."""
-    return [
-        (root / "memory" / "docker" / container_id, 1),  # v1, cgroupfs driver
-        (root / "memory" / "system.slice" / f"docker-{container_id}.scope", 1),  # v1, systemd
-        (root / "system.slice" / f"docker-{container_id}.scope", 2),  # v2, systemd
-        (root / "docker" / container_id, 2),  # v2, cgroupfs
-    ]
-
-
-def _stat(text: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(" ")
-        if value.strip().isdigit():
-            out[key] = int(value)
-    return out
-
-
-def cgroup_memory(container_id: str, root: Path = CGROUP_ROOT) -> MemorySample | None:
-    """The container's cgroup memory (None when no cgroup directory is found)."""
-    for directory, version in _cgroup_dirs(container_id, root):
-        try:
-            if version == 1:
-                usage = int((directory / "memory.usage_in_bytes").read_text())
-                stat = _stat((directory / "memory.stat").read_text())
-                limit = int((directory / "memory.limit_in_bytes").read_text())
-                inactive = stat.get("total_inactive_file", stat.get("inactive_file", 0))
-                rss = stat.get("total_rss", stat.get("rss", 0))
-            else:
-                usage = int((directory / "memory.current").read_text())
-                stat = _stat((directory / "memory.stat").read_text())
-                raw = (directory / "memory.max").read_text().strip()
-                limit = int(raw) if raw.isdigit() else 0
-                inactive = stat.get("inactive_file", 0)
-                rss = stat.get("anon", 0)
-        except (OSError, ValueError):
-            continue
-        return MemorySample(
-            container=container_id[:12],
-            usage=usage,
-            working_set=max(usage - inactive, 0),
-            rss=rss,
-            limit=limit if 0 < limit < 2**62 else None,
-        )
-    return None

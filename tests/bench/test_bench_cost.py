@@ -1,4 +1,4 @@
-"""faas.bench.cost against numbers worked out by hand (730-hour month = 2,628,000 s)."""
+"""faas_bench.cost against numbers worked out by hand (730-hour month = 2,628,000 s)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from faas.bench.cost import (
+from faas_bench.cost import (
     SECONDS_PER_MONTH,
     CostRow,
     Prices,

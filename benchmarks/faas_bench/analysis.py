@@ -1,27 +1,20 @@
-"""From measurements to answers: ratios to baselines, the targets of targets.md, the cost view
-and the pool what-if. Pure functions of a `BenchResult` (or a trace), no I/O.
+"""From measurements to answers: ratios to baselines, the goals of `goals.toml` and the cost
+view. Pure functions of a `BenchResult`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import tomllib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from importlib import resources
 from typing import Any
 
-from faas.bench import cost
-from faas.bench.replay import (
-    FixedKeepAlive,
-    HybridHistogram,
-    NoPool,
-    PauseAfterGrace,
-    Policy,
-    PrestartN,
-    compare_policies,
-)
-from faas.bench.results import BenchResult, Series, Throughput
-from faas.bench.stats import Comparison, Summary, compare, summarize
-from faas.bench.traces import Invocation
+from faas_bench import cost
+from faas_bench.results import BenchResult, Series, Throughput
+from faas_bench.stats import Comparison, Summary, compare, summarize
 
 MIB = 2**20
 
@@ -68,16 +61,24 @@ def throughput_ratio(result: BenchResult, target: Throughput) -> float | None:
     return None
 
 
-# -- targets -----------------------------------------------------------------------------------
+# -- goals -------------------------------------------------------------------------------------
+
+
+@functools.cache
+def goals() -> dict[str, dict[str, Any]]:
+    """The goals of `goals.toml`, by id (C1, W1, ...)."""
+    return tomllib.loads(resources.files("faas_bench").joinpath("goals.toml").read_text("utf-8"))
 
 
 @dataclass(frozen=True)
 class Check:
+    """One goal against this run: `measured` states each bound with its numbers filled in
+    (`p50 223 ms ≤ B 231 ms + 15 ms = 246 ms`); `verdict` is met, missed or n/a."""
+
     id: str
-    goal: str
+    what: str
+    verdict: str
     measured: str
-    baseline: str
-    verdict: str  # pass, fail, n/a
     detail: str = ""
 
 
@@ -96,143 +97,138 @@ def ms(value: float) -> str:
     return f"{value / 1000:.2f} s"
 
 
+class _Bounds:
+    """The bounds of one goal, each written out with the run's numbers: `value ≤ limit` for a
+    fixed goal, `value ≤ expression = limit` for one relative to a baseline."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.ok = True
+
+    def at_most(self, what: str, value: str, how: str, limit: str, ok: bool) -> None:
+        self._add(what, value, "≤", how, limit, ok)
+
+    def at_least(self, what: str, value: str, how: str, limit: str, ok: bool) -> None:
+        self._add(what, value, "≥", how, limit, ok)
+
+    def _add(self, what: str, value: str, op: str, how: str, limit: str, ok: bool) -> None:
+        bound = f"{how} = {limit}" if how else limit
+        self.texts.append(f"{what} {value} {op} {bound}".lstrip())
+        self.ok = self.ok and ok
+
+    def check(self, id_: str, detail: str = "") -> Check:
+        verdict = "met" if self.ok else "missed"
+        return Check(id_, goals()[id_]["what"], verdict, "; ".join(self.texts), detail)
+
+
 def _summary(result: BenchResult, name: str) -> Summary | None:
     series = result.series.get(name)
     return series.summary() if series else None
 
 
-def _verdict(ok: bool) -> str:
-    return "pass" if ok else "fail"
-
-
-def _na(id_: str, goal: str, why: str) -> Check:
-    return Check(id_, goal, "—", "—", "n/a", why)
+def _na(id_: str, why: str) -> Check:
+    return Check(id_, goals()[id_]["what"], "n/a", "—", why)
 
 
 def evaluate(result: BenchResult) -> list[Check]:
-    """The targets of targets.md that this run measured, read straight off the results."""
-    checks = (_c1, _c2, _c4, _w1, _w2, _w4, _w5, _m1)
-    return [check(result) for check in checks]
+    """Every goal, read straight off the results (n/a when the run did not measure it)."""
+    return [check(result) for check in (_c1, _c2, _c4, _w1, _w2, _w4, _w5, _m1)]
+
+
+def _times(factor: float, name: str, value: float) -> str:
+    return f"{factor:g} x {name} {ms(value)}"
 
 
 def _c1(r: BenchResult) -> Check:
-    goal = "cold p50 ≤ B p50 + 15 ms, p95 ≤ 1.10 x B p95 (B: bare SDK, same image and network)"
+    g = goals()["C1"]
     cold, base = _summary(r, "cold"), _summary(r, "sdk")
     if not cold or not base:
-        return _na("C1", goal, "needs the cold mode and its bare-SDK baseline")
-    ok = cold.p50 <= base.p50 + 15 and cold.p95 <= 1.10 * base.p95
-    return Check(
-        "C1",
-        goal,
-        f"p50 {ms(cold.p50)}, p95 {ms(cold.p95)}",
-        f"p50 {ms(base.p50)}, p95 {ms(base.p95)}",
-        _verdict(ok),
-        f"p50 {cold.p50 - base.p50:+.1f} ms, p95 {cold.p95 / base.p95:.2f}x",
-    )
+        return _na("C1", "needs the cold mode and its bare-SDK baseline B")
+    b = _Bounds()
+    limit = base.p50 + g["p50_over_B_ms"]
+    how = f"B {ms(base.p50)} + {g['p50_over_B_ms']:g} ms"
+    b.at_most("p50", ms(cold.p50), how, ms(limit), cold.p50 <= limit)
+    limit = g["p95_times_B"] * base.p95
+    how = _times(g["p95_times_B"], "B", base.p95)
+    b.at_most("p95", ms(cold.p95), how, ms(limit), cold.p95 <= limit)
+    return b.check("C1")
+
+
+def _ratio_goal(id_: str, mine: Summary, factor: float, name: str, theirs: Summary) -> Check:
+    b = _Bounds()
+    limit = factor * theirs.p50
+    b.at_most("p50", ms(mine.p50), _times(factor, name, theirs.p50), ms(limit), mine.p50 <= limit)
+    return b.check(id_, f"{mine.p50 / theirs.p50:.3f}x, n = {mine.n}")
 
 
 def _c2(r: BenchResult) -> Check:
-    goal = "cold p50 ≤ 0.87 x bridge-with-published-port B p50"
     cold, base = _summary(r, "cold"), _summary(r, "sdk-bridge")
     if not cold or not base:
-        return _na("C2", goal, "needs the cold mode and the bridge baseline")
-    ratio = cold.p50 / base.p50
-    return Check(
-        "C2",
-        goal,
-        f"p50 {ms(cold.p50)}",
-        f"p50 {ms(base.p50)}",
-        _verdict(ratio <= 0.87),
-        f"{ratio:.2f}x",
-    )
+        return _na("C2", "needs the cold mode and the bridge baseline")
+    return _ratio_goal("C2", cold, goals()["C2"]["p50_times_bridge"], "bridge", base)
 
 
 def _c4(r: BenchResult) -> Check:
-    n = r.options.get("burst", 8)
-    goal = f"burst 0→{n}, all answered ≤ 1.10 x {n} threads doing bare-SDK B"
     burst, base = _summary(r, "burst"), _summary(r, "sdk-burst")
     if not burst or not base:
-        return _na("C4", goal, "needs the burst mode and its threaded baseline")
-    ratio = burst.p50 / base.p50
-    return Check(
-        "C4",
-        goal,
-        f"p50 {ms(burst.p50)}",
-        f"p50 {ms(base.p50)}",
-        _verdict(ratio <= 1.10),
-        f"{ratio:.2f}x (n = {burst.n})",
-    )
+        return _na("C4", "needs the burst mode and its threaded baseline")
+    name = f"{r.options.get('burst', 8)} threads"
+    return _ratio_goal("C4", burst, goals()["C4"]["p50_times_threads"], name, base)
 
 
 def _w1(r: BenchResult) -> Check:
-    goal = "warm, 1 connection: gateway adds ≤ 250 µs at p50 and ≤ 1 ms at p99"
+    g = goals()["W1"]
     warm, base = _summary(r, "warm"), _summary(r, "direct")
     if not warm or not base:
-        return _na("W1", goal, "needs the warm mode and the direct baseline")
-    p50, p99 = warm.p50 - base.p50, warm.p99 - base.p99
-    return Check(
-        "W1",
-        goal,
-        f"p50 {ms(warm.p50)}, p99 {ms(warm.p99)}",
-        f"p50 {ms(base.p50)}, p99 {ms(base.p99)}",
-        _verdict(p50 <= 0.25 and p99 <= 1.0),
-        f"adds {ms(p50)} at p50, {ms(p99)} at p99 ({warm.p50 / base.p50:.1f}x p50)",
-    )
+        return _na("W1", "needs the warm mode and the direct baseline")
+    b = _Bounds()
+    for pct, added in (("p50", g["p50_added_ms"]), ("p99", g["p99_added_ms"])):
+        mine, theirs = getattr(warm, pct), getattr(base, pct)
+        how = f"direct {ms(theirs)} + {ms(added)}"
+        b.at_most(pct, ms(mine), how, ms(theirs + added), mine - theirs <= added)
+    return b.check("W1", f"adds {ms(warm.p50 - base.p50)} at p50, {ms(warm.p99 - base.p99)} at p99")
 
 
 def _w2(r: BenchResult) -> Check:
-    goal = "warm, many connections: ≥ 0.45 x direct req/s and ≥ 8,000 req/s"
+    g = goals()["W2"]
     gw, base = r.throughput.get("concurrent"), r.throughput.get("direct-load")
     mine, theirs = (gw.rps() if gw else None), (base.rps() if base else None)
     if not mine or not theirs or gw is None:
-        return _na("W2", goal, "needs the concurrent mode and its direct baseline")
-    ratio = mine.p50 / theirs.p50
-    return Check(
-        "W2",
-        goal,
-        f"{mine.p50:,.0f} req/s ({gw.connections} connections, {gw.tool})",
-        f"{theirs.p50:,.0f} req/s",
-        _verdict(ratio >= 0.45 and mine.p50 >= 8000),
-        f"{ratio:.2f}x",
-    )
+        return _na("W2", "needs the concurrent mode and its direct baseline")
+    b = _Bounds()
+    limit = g["times_direct"] * theirs.p50
+    how = f"{g['times_direct']:g} x direct {theirs.p50:,.0f} req/s"
+    b.at_least("", f"{mine.p50:,.0f} req/s", how, f"{limit:,.0f} req/s", mine.p50 >= limit)
+    floor = g["min_rps"]
+    b.at_least("", f"{mine.p50:,.0f} req/s", "", f"{floor:,.0f} req/s", mine.p50 >= floor)
+    detail = f"{mine.p50 / theirs.p50:.2f}x; {gw.connections} connections, {gw.tool}"
+    return b.check("W2", detail)
 
 
 def _w4(r: BenchResult) -> Check:
-    goal = "paused container resumed → response: p50 ≤ 20 ms"
+    limit = goals()["W4"]["p50_ms"]
     paused, ref = _summary(r, "paused"), _summary(r, "sdk-unpause")
     if not paused:
-        return _na("W4", goal, "needs the paused mode")
-    return Check(
-        "W4",
-        goal,
-        f"p50 {ms(paused.p50)}, p95 {ms(paused.p95)}",
-        f"bare SDK unpause + call p50 {ms(ref.p50)}" if ref else "—",
-        _verdict(paused.p50 <= 20.0),
-        f"{paused.p50 / ref.p50:.2f}x the bare unpause" if ref else "",
-    )
+        return _na("W4", "needs the paused mode")
+    b = _Bounds()
+    b.at_most("p50", ms(paused.p50), "", ms(limit), paused.p50 <= limit)
+    detail = f"bare SDK unpause + call p50 {ms(ref.p50)}" if ref else ""
+    return b.check("W4", detail)
 
 
 def _w5(r: BenchResult) -> Check:
     """W5 is the generic runtime's first call (code loaded on demand) against B. The own-image
     prewarm (code already in its image) is reported alongside; it gives the verdict only when
     the generic mode was not measured, and the detail says so."""
-    goal = "pre-started container's first call (code loaded on demand): p50 ≤ 0.15 x B p50"
+    factor = goals()["W5"]["p50_times_B"]
     generic, own, base = _summary(r, "generic"), _summary(r, "prewarm"), _summary(r, "sdk")
     if not base or not (generic or own):
-        return _na("W5", goal, "needs the generic (or prewarm) mode and the bare-SDK baseline")
-    own_text = (
-        f"own image, code preloaded: p50 {ms(own.p50)} ({own.p50 / base.p50:.3f}x)" if own else ""
-    )
+        return _na("W5", "needs the generic (or prewarm) mode and the bare-SDK baseline B")
     if generic:
-        ratio = generic.p50 / base.p50
-        return Check(
-            "W5",
-            goal,
-            f"p50 {ms(generic.p50)}, p95 {ms(generic.p95)} (generic runtime, n = {generic.n})",
-            f"B p50 {ms(base.p50)}",
-            _verdict(ratio <= 0.15),
-            "; ".join(t for t in (f"{ratio:.3f}x", own_text) if t),
-        )
+        check = _ratio_goal("W5", generic, factor, "B", base)
+        own_text = f"own image, code preloaded: p50 {ms(own.p50)}" if own else ""
+        detail = "; ".join(t for t in ("generic runtime", check.detail, own_text) if t)
+        return replace(check, detail=detail)
     assert own is not None
     series = r.series.get("generic")
     why = (
@@ -240,30 +236,20 @@ def _w5(r: BenchResult) -> Check:
         if series is not None and series.unavailable is not None
         else "generic mode not measured"
     )
-    return Check(
-        "W5",
-        goal,
-        f"p50 {ms(own.p50)} (own image, code preloaded)",
-        f"B p50 {ms(base.p50)}",
-        _verdict(own.p50 / base.p50 <= 0.15),
-        f"{own.p50 / base.p50:.3f}x; {why}: verdict from the own-image prewarm",
-    )
+    check = _ratio_goal("W5", own, factor, "B", base)
+    return replace(check, detail=f"own image, code preloaded; {why}: verdict from the own image")
 
 
 def _m1(r: BenchResult) -> Check:
-    goal = "idle warm container ≤ 12 MiB (cgroup memory usage)"
+    limit = goals()["M1"]["max_mib"]
     if not r.memory:
-        return _na("M1", goal, "needs the warm mode and a readable cgroup")
+        return _na("M1", "needs the warm mode and a readable cgroup")
     usage = summarize([m.usage / MIB for m in r.memory])
     rss = summarize([m.rss / MIB for m in r.memory])
-    return Check(
-        "M1",
-        goal,
-        f"{usage.p50:.1f} MiB usage (rss {rss.p50:.1f} MiB)",
-        "cgroup of the gateway's warm container",
-        _verdict(usage.p50 <= 12.0),
-        f"n = {usage.n}, max {usage.max:.1f} MiB",
-    )
+    b = _Bounds()
+    value = f"{usage.p50:.1f} MiB"
+    b.at_most("p50", value, "", f"{limit:g} MiB", usage.p50 <= limit)
+    return b.check("M1", f"rss {rss.p50:.1f} MiB, n = {usage.n}, max {usage.max:.1f} MiB")
 
 
 # -- cost --------------------------------------------------------------------------------------
@@ -346,54 +332,3 @@ def _billed_duration(result: BenchResult) -> tuple[float | None, str]:
         if summary is not None:
             return summary.mean, f"mean client time of {name} calls"
     return None, ""
-
-
-# -- pool what-if ------------------------------------------------------------------------------
-
-
-def default_policies(
-    keep_alive: float = 600.0, prestart: int = 1, grace: float = 10.0
-) -> list[Policy]:
-    return [
-        NoPool(),
-        FixedKeepAlive(keep_alive),
-        PrestartN(prestart, keep_alive),
-        PauseAfterGrace(grace, keep_alive),
-        HybridHistogram(),
-    ]
-
-
-def replay_table(
-    trace: Sequence[Invocation],
-    policies: Sequence[Policy],
-    *,
-    cold_delay: float = 0.0,
-    source: str = "",
-) -> dict[str, Any]:
-    """Cold-start share vs idle container-seconds per policy, as JSON-ready data."""
-    results = compare_policies(trace, policies, cold_delay=cold_delay)
-    rows = []
-    for r in results:
-        t = r.total
-        rows.append(
-            {
-                "policy": r.policy,
-                "invocations": t.invocations,
-                "cold_pct": t.cold_pct,
-                "cold": t.cold_starts,
-                "prewarm": t.prewarm_starts,
-                "paused": t.paused_starts,
-                "warm": t.warm_starts,
-                "idle_seconds": t.idle_seconds,
-                "paused_seconds": t.paused_seconds,
-                "wasted_seconds": t.wasted_seconds,
-            }
-        )
-    return {
-        "trace": source,
-        "invocations": len(trace),
-        "functions": len({inv.function for inv in trace}),
-        "horizon": results[0].horizon if results else 0.0,
-        "cold_delay": cold_delay,
-        "policies": rows,
-    }

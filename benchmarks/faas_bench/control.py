@@ -2,7 +2,7 @@
 
 `Control` is the control plane: describe the function, drain, prestart and pause its pool (not
 on any measured path, so httpx is fine there). `Target` adds the measured calls: one lean
-keep-alive connection (`faas.bench.wire`), and `record` files each reply under its series by
+keep-alive connection (`faas_bench.wire`), and `record` files each reply under its series by
 the start kind the gateway reports.
 
 Pool control (`POST /system/function/{name}/pool`) may be missing from an older gateway: it
@@ -20,10 +20,10 @@ from typing import Any
 
 import httpx
 
-from faas.bench.results import Series
-from faas.bench.timing import CallTiming
-from faas.bench.wire import Connection, Reply, address_from_url, request_bytes
 from faas.client import GatewayClient, error_from
+from faas_bench.results import Series
+from faas_bench.timing import CallTiming
+from faas_bench.wire import Connection, Reply, address_from_url, request_bytes
 
 # What `generic.reason` says while the gateway is still getting ready to answer (its runtime
 # image being built, the function's code not read yet): wait. Any other reason is final.
@@ -51,10 +51,7 @@ class Control:
         self.client.close()
 
     def describe(self) -> dict[str, Any]:
-        response = self.client.request("GET", f"/system/function/{self.name}")
-        if response.status_code >= 400:
-            raise error_from(response)
-        return dict(response.json())
+        return self.client.function(self.name)
 
     def instances(self) -> list[dict[str, Any]]:
         return list(self.describe().get("instances") or [])

@@ -1,6 +1,7 @@
-"""The benchmark as one self-contained HTML page: inline SVG charts drawn here, the report's
-tables, no JavaScript, no external CSS or fonts. It opens anywhere, offline, and can be
-attached to an issue as a single file.
+"""The benchmark's figures as SVG drawn here (no plotting library), and the self-contained HTML
+page that holds them with the report's tables: no JavaScript, no external CSS or fonts, so it
+opens anywhere offline and can be attached to an issue as one file. `chart.svg` (the latency
+figure alone) is what the Markdown report shows.
 """
 
 from __future__ import annotations
@@ -8,29 +9,104 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from faas.bench.analysis import CostView, cost_view, evaluate, ms
-from faas.bench.chart import (
-    BASELINE_COLOR,
-    COLORS,
-    DENSE_RATES,
-    bounds,
-    group_title,
-    jitter,
-    rows,
-    thin,
-    tick_label,
+from faas_bench.analysis import CostView, cost_view, evaluate, ms
+from faas_bench.environment import header_lines
+from faas_bench.report import goal_rows, latency_rows, phase_rows, replay_rows, throughput_rows
+from faas_bench.results import FAAS, BenchResult
+from faas_bench.stats import percentile
+
+GROUPS = (
+    ("cold", "cold start"),
+    ("prewarm", "pre-started (own image, code preloaded)"),
+    ("generic", "generic runtime (code loaded on call)"),
+    ("paused", "paused → resumed"),
+    ("warm", "warm, 1 connection"),
+    ("burst", "burst from zero (until all answered)"),
 )
-from faas.bench.environment import header_lines
-from faas.bench.report import (
-    latency_rows,
-    phase_rows,
-    replay_rows,
-    target_rows,
-    throughput_rows,
-)
-from faas.bench.results import FAAS, BenchResult
+COLORS = {
+    "cold": "#d62728",
+    "prewarm": "#ff7f0e",
+    "generic": "#17becf",
+    "paused": "#9467bd",
+    "warm": "#2ca02c",
+    "burst": "#8c564b",
+}
+BASELINE_COLOR = "#7f7f7f"
+DENSE_RATES = tuple(10 ** (e / 10) for e in range(-30, 41))
+
+
+@dataclass(frozen=True)
+class Row:
+    group: str
+    label: str
+    color: str
+    ours: bool
+    samples: list[float]
+    p5: float
+    p25: float
+    p50: float
+    p75: float
+    p95: float
+
+
+def rows(result: BenchResult) -> list[Row]:
+    """One row per series with samples, grouped by mode, gateway series first in a group."""
+    out: list[Row] = []
+    for mode, _ in GROUPS:
+        members = [s for s in result.series.values() if s.mode == mode and s.samples]
+        members.sort(key=lambda s: s.group != FAAS)
+        for s in members:
+            out.append(
+                Row(
+                    group=mode,
+                    label=s.label,
+                    color=COLORS[mode] if s.group == FAAS else BASELINE_COLOR,
+                    ours=s.group == FAAS,
+                    samples=s.samples,
+                    p5=percentile(s.samples, 5),
+                    p25=percentile(s.samples, 25),
+                    p50=percentile(s.samples, 50),
+                    p75=percentile(s.samples, 75),
+                    p95=percentile(s.samples, 95),
+                )
+            )
+    return out
+
+
+def thin(samples: Sequence[float], limit: int) -> list[float]:
+    if len(samples) <= limit:
+        return list(samples)
+    step = len(samples) / limit
+    return [samples[int(i * step)] for i in range(limit)]
+
+
+def jitter(index: int) -> float:
+    """Deterministic spread in [-1, 1] (golden-ratio sequence): same chart for same data."""
+    return ((index * 0.6180339887) % 1.0) * 2 - 1
+
+
+def bounds(values: Sequence[float]) -> tuple[float, float]:
+    positive = [v for v in values if v > 0]
+    if not positive:
+        return 0.01, 1000.0
+    low, high = min(positive), max(positive)
+    return 10 ** math.floor(math.log10(low)), 10 ** math.ceil(math.log10(high * 1.001))
+
+
+def group_title(mode: str) -> str:
+    return dict(GROUPS)[mode]
+
+
+def tick_label(value: float) -> str:
+    if value < 1:
+        return f"{value * 1000:g} µs"
+    if value < 1000:
+        return f"{value:g} ms"
+    return f"{value / 1000:g} s"
+
 
 Attr = str | float | int
 
@@ -72,7 +148,7 @@ def log_x(value: float, low: float, high: float, x0: float, x1: float) -> float:
 def latency_svg(result: BenchResult, width: int = 1000) -> str:
     data = rows(result)
     if not data:
-        return "<p>No latency samples.</p>"
+        return svg(width, 40, [el("text", "no latency samples", x=10, y=24)], "no latency samples")
     low, high = bounds([v for r in data for v in r.samples])
     left, right, top, row_h, gap = 330.0, width - 70.0, 24.0, 24.0, 30.0
     ys: list[float] = []
@@ -228,14 +304,14 @@ body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1040px;color:#2
 h1{font-size:22px}h2{font-size:17px;margin-top:28px}svg{max-width:100%;height:auto}
 table{border-collapse:collapse;font-size:12px;margin:8px 0}
 th,td{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top}
-th{background:#f4f4f4}.pass{color:#1a7f37;font-weight:bold}.fail{color:#cf222e;font-weight:bold}
+th{background:#f4f4f4}.met{color:#1a7f37;font-weight:bold}.missed{color:#cf222e;font-weight:bold}
 code{background:#f4f4f4;padding:1px 4px}
 """
 
 
 def write_html(result: BenchResult, path: Path) -> None:
     e = html.escape
-    verdicts = {"PASS": "pass", "FAIL": "fail"}
+    verdicts = {"met": "met", "missed": "missed"}
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
         f"<title>faas bench {e(result.function)}</title><style>{STYLE}</style></head><body>",
@@ -245,8 +321,8 @@ def write_html(result: BenchResult, path: Path) -> None:
         table([["", ""]] + [[k, v] for k, v in header_lines(result.environment)]),
         "<h2>Latency by start kind against the baselines</h2>",
         latency_svg(result),
-        "<h2>Targets</h2>",
-        table(target_rows(evaluate(result)), verdicts),
+        "<h2>Goals</h2>",
+        table(goal_rows(evaluate(result)), verdicts),
         "<h2>Latency</h2>",
         table(latency_rows(result)),
     ]
@@ -267,3 +343,8 @@ def write_html(result: BenchResult, path: Path) -> None:
         parts += ["<h2>Pool policy what-if</h2>", table(replay_rows(result.replay))]
     parts.append("</body></html>")
     path.write_text("\n".join(parts), encoding="utf-8")
+
+
+def write_svg(result: BenchResult, path: Path) -> None:
+    """The latency figure alone, for the Markdown report (and a README)."""
+    path.write_text(latency_svg(result) + "\n", encoding="utf-8")

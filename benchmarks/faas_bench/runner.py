@@ -30,17 +30,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from faas.bench import environment, loadgen
-from faas.bench.baselines import BRIDGE, UNIX, BaselineError
-from faas.bench.control import NotAvailable, Target, record
-from faas.bench.modes import Options as Options  # re-exported for the CLI
-from faas.bench.modes import Session
-from faas.bench.results import BASELINE, FAAS, BenchResult, Series, Throughput
-from faas.bench.stats import interleave
-from faas.bench.wire import Reply, WireError
 from faas.engines.docker import DockerBackend
 from faas.errors import FaasError
 from faas.manifest.spec import parse_manifest
+from faas_bench import environment, loadgen
+from faas_bench.baselines import BRIDGE, UNIX, BaselineError
+from faas_bench.control import NotAvailable, Target, record
+from faas_bench.modes import Options as Options  # re-exported for the CLI
+from faas_bench.modes import Session
+from faas_bench.results import BASELINE, FAAS, BenchResult, Series, Throughput
+from faas_bench.stats import interleave
+from faas_bench.wire import Reply, WireError
 
 # What one series' round may fail with and the run go on (recorded as the series' errors);
 # anything else is a bug and stops the run.
@@ -103,6 +103,7 @@ class Runner:
             config=dict(self.record["config"]),
             command=list(sys.argv),
             options=options.to_json(),
+            run_id=secrets.token_hex(4),
         )
         self._label = ""
         self._ticks = 0
@@ -113,7 +114,7 @@ class Runner:
             options,
             self.result,
             backend=self.backend,
-            run_id=secrets.token_hex(4),
+            run_id=self.result.run_id,
             load_tool=self._pick_load_client(),
             tick=self._tick,
         )
@@ -163,7 +164,7 @@ class Runner:
         self._declare()
         if self.options.rounds < 3:
             self.result.notes.append(
-                f"{self.options.rounds} round(s): targets.md asks for at least 3 interleaved rounds"
+                f"{self.options.rounds} round(s): the verdicts need at least 3 interleaved rounds"
             )
         self.result.started_at = time.time()
         self.result.environment = environment.collect(

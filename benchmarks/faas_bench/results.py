@@ -7,15 +7,15 @@ made again later from `results.json` alone (`faas bench render`).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from faas.bench.stats import Summary, summarize
 from faas.units import parse_size
+from faas_bench.stats import Summary, summarize
 
 SCHEMA = 1
 
-# The ways a call is measured (see faas.bench.runner); also the groups of the report.
+# The ways a call is measured (see faas_bench.runner); also the groups of the report.
 MODES = ("cold", "prewarm", "generic", "paused", "warm", "concurrent", "burst")
 
 FAAS = "faas"  # series measured through the gateway
@@ -177,6 +177,7 @@ class BenchResult:
     memory: list[MemorySample] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     replay: dict[str, Any] | None = None
+    run_id: str = ""  # its bare containers are labelled faas.gateway=bench-<run_id>
 
     @property
     def memory_mib(self) -> float:
@@ -187,23 +188,11 @@ class BenchResult:
             return 128.0
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "function": self.function,
-            "image": self.image,
-            "gateway": self.gateway,
-            "config": self.config,
-            "command": self.command,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "environment": self.environment,
-            "options": self.options,
-            "series": {name: s.to_json() for name, s in self.series.items()},
-            "throughput": {name: t.to_json() for name, t in self.throughput.items()},
-            "memory": [asdict(m) for m in self.memory],
-            "notes": self.notes,
-            "replay": self.replay,
-        }
+        data = {"schema": SCHEMA, **{f.name: getattr(self, f.name) for f in fields(self)}}
+        data["series"] = {name: s.to_json() for name, s in self.series.items()}
+        data["throughput"] = {name: t.to_json() for name, t in self.throughput.items()}
+        data["memory"] = [asdict(m) for m in self.memory]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BenchResult:
@@ -212,22 +201,13 @@ class BenchResult:
                 f"results schema {data.get('schema')!r} is not {SCHEMA}: "
                 "re-run `faas bench` with this version"
             )
-        return cls(
-            function=data["function"],
-            image=data["image"],
-            gateway=data["gateway"],
-            config=data.get("config", {}),
-            command=data.get("command", []),
-            started_at=data.get("started_at", 0.0),
-            finished_at=data.get("finished_at", 0.0),
-            environment=data.get("environment", {}),
-            options=data.get("options", {}),
-            series={k: Series.from_json(v) for k, v in data.get("series", {}).items()},
-            throughput={k: Throughput.from_json(v) for k, v in data.get("throughput", {}).items()},
-            memory=[MemorySample(**m) for m in data.get("memory", [])],
-            notes=list(data.get("notes", [])),
-            replay=data.get("replay"),
-        )
+        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        values["series"] = {k: Series.from_json(v) for k, v in data.get("series", {}).items()}
+        values["throughput"] = {
+            k: Throughput.from_json(v) for k, v in data.get("throughput", {}).items()
+        }
+        values["memory"] = [MemorySample(**m) for m in data.get("memory", [])]
+        return cls(**values)
 
 
 def _finite(value: Any) -> Any:

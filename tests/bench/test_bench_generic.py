@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from faas.bench.control import Control, NotAvailable, Target, record
-from faas.bench.modes import Options
-from faas.bench.results import FAAS, MODES, Series
-from faas.bench.wire import Reply
+from faas_bench.control import Control, NotAvailable, Target, record
+from faas_bench.modes import Options
+from faas_bench.results import FAAS, MODES, Series
+from faas_bench.wire import Reply
 
 
 def reply(start: str, timing: str, status: int = 200) -> Reply:
@@ -139,7 +139,7 @@ def test_no_spare_within_the_time_is_a_measurement_error() -> None:
 
 
 def test_generic_call_drains_waits_then_calls_without_forcing_cold() -> None:
-    from faas.bench.modes import Session
+    from faas_bench.modes import Session
 
     steps: list[str] = []
 
