@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from faas.errors import FunctionNotFound, ManifestError
-from faas.queue.cron import parse_schedule
+from faas.manifest.cron import parse_schedule
 from faas.units import format_duration, format_size, parse_duration, parse_size
 
 MANIFEST_FILE = "faas.yaml"

@@ -8,8 +8,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from faas import keys
 from faas.contracts.base import HOP_BY_HOP
 from faas.errors import BadRequest
@@ -18,7 +16,7 @@ from faas.queue.callbacks import CallbackSender, check_url
 from faas.queue.consumer import AsyncConsumer
 from faas.queue.records import CallKind, Message, body_view, record_view, unpack
 from faas.queue.retry import RetryPolicy
-from faas.queue.store import QueueStore
+from faas.queue.store import QueueStore, RedisClient
 from faas.queue.triggers import Triggers
 from faas.registry.catalog import Catalog
 from faas.registry.store import Registry
@@ -38,7 +36,7 @@ class Queued:
 class QueueService:
     def __init__(
         self,
-        client: aioredis.Redis,
+        client: RedisClient,
         catalog: Catalog,
         registry: Registry,
         invoker: Invoker,

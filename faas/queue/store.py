@@ -33,6 +33,7 @@ from faas.queue.scripts import APPLY, CLAIM_OWN, DEAD, ENQUEUE, MOVE_DUE, REDRIV
 from faas.registry.store import translated
 
 Entry = tuple[str, dict[bytes, bytes]]
+RedisClient = aioredis.Redis  # for the queue's other modules, which never import redis
 
 
 @dataclass

@@ -40,9 +40,9 @@ from typing import Any
 from faas import keys
 from faas.contracts.base import CallRequest
 from faas.errors import FaasError, Unavailable
+from faas.manifest.cron import Schedule, parse_schedule
 from faas.manifest.spec import ScheduleTrigger, StreamTrigger
 from faas.pool.invoker import Invoker
-from faas.queue.cron import Schedule, parse_schedule
 from faas.queue.records import CallKind, Message
 from faas.queue.retry import Failure, FailureKind, RetryPolicy, classify_error, classify_status
 from faas.queue.store import QueueStore
