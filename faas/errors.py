@@ -10,8 +10,8 @@ one line on stderr. Third-party errors (Docker, Redis) are translated once, wher
     │   └── ManifestError      400  faas.yaml is invalid; names the field
     ├── NotFound               404  no such call, dead letter, ...
     │   ├── FunctionNotFound   404
-    │   └── ImageMissing       404  the engine has no such image (a call's start: 502 init_failed)
-    ├── CallNotFound           404  no call or dead letter with that id
+    │   ├── ImageMissing       404  the engine has no such image (a call's start: 502 init_failed)
+    │   └── CallNotFound       404  no call or dead letter with that id
     ├── PayloadTooLarge        413
     ├── IdempotencyConflict    422  an Idempotency-Key reused with a different request
     ├── AtScaleLimit           429  every container busy at scale.max; has retry_after
@@ -184,11 +184,8 @@ class StackError(FaasError):
     code = "stack"
 
 
-class CallNotFound(FaasError):
+class CallNotFound(NotFound):
     """No async call (or recent sync call) has that id, or a dead letter that id."""
-
-    status = 404
-    code = "not_found"
 
 
 class IdempotencyConflict(FaasError):

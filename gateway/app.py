@@ -13,7 +13,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from faas.build.deploy import build_folder
+from faas.build.folder import build_folder
 from faas.build.images import build_runtime_image
 from faas.engines.base import Engine
 from faas.engines.docker import DockerBackend, DockerEngine

@@ -166,7 +166,7 @@ def demo(click_ctx: click.Context, folder: Path | None) -> None:
 @pass_ctx
 def deploy(ctx: Context, paths: tuple[Path, ...], quiet: bool) -> None:
     """Build each function folder's image (unchanged code is not rebuilt) and register it."""
-    from faas.build.deploy import build_folder
+    from faas.build.folder import build_folder
     from faas.engines.docker import DockerBackend
 
     backend = DockerBackend()

@@ -1,5 +1,6 @@
-"""Build a function folder into a registered-ready image: shared by `faas deploy` (which then
-registers through the gateway) and a gateway deploying FAAS_DEPLOY folders at start (compose)."""
+"""A function folder built into an image: its manifest validated (errors name the file and the
+field), then the image built or reused. Used by `faas deploy` and by a gateway deploying
+FAAS_DEPLOY folders at start (compose)."""
 
 from __future__ import annotations
 
