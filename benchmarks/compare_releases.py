@@ -73,13 +73,12 @@ def run_side(checkout: Path, out: Path, args: argparse.Namespace) -> Path:
     return out / "results.json"
 
 
-def samples(results: list[Path], mode: str, group: str) -> list[float]:
-    """Every sample of `mode` measured through the gateway ("faas") or without it ("baseline")."""
+def samples(results: list[Path], name: str) -> list[float]:
+    """Every sample of one series (cold, generic, paused, warm through the gateway; direct)."""
     found: list[float] = []
     for path in results:
-        for series in json.loads(path.read_text())["series"]:
-            if series["mode"] == mode and series["group"] == group:
-                found.extend(series["samples"])
+        series = json.loads(path.read_text())["series"].get(name)
+        found.extend(series["samples"] if series else [])
     return found
 
 
@@ -89,16 +88,14 @@ def quantile(values: list[float], q: float) -> float:
 
 
 def figures(results: list[Path]) -> dict[str, float]:
-    cold = samples(results, "cold", "faas")
-    warm = samples(results, "warm", "faas")
-    direct = samples(results, "warm", "baseline")
+    cold, warm, direct = (samples(results, name) for name in ("cold", "warm", "direct"))
     return {
         "C1 cold p50 (ms)": statistics.median(cold),
         "C1 cold p95 (ms)": quantile(cold, 0.95),
         "W1 added p50 (µs)": (statistics.median(warm) - statistics.median(direct)) * 1e3,
         "W1 added p99 (µs)": (quantile(warm, 0.99) - quantile(direct, 0.99)) * 1e3,
-        "W4 paused p50 (ms)": statistics.median(samples(results, "paused", "faas")),
-        "W5 generic p50 (ms)": statistics.median(samples(results, "generic", "faas")),
+        "W4 paused p50 (ms)": statistics.median(samples(results, "paused")),
+        "W5 generic p50 (ms)": statistics.median(samples(results, "generic")),
     }
 
 
