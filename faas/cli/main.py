@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,8 @@ class Context:
 
 
 pass_ctx = click.make_pass_decorator(Context)
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -428,12 +431,21 @@ def _read_data(data: str) -> bytes:
 
 
 def _headers(values: tuple[str, ...]) -> dict[str, str]:
+    """`-H NAME:VALUE` options; HTTP carries only ASCII names (tokens) and printable values."""
     out: dict[str, str] = {}
     for value in values:
         key, sep, rest = value.partition(":")
-        if not sep or not key.strip():
-            raise BadRequest(f"-H {value!r}: expected NAME:VALUE")
-        out[key.strip()] = rest.strip()
+        key, rest = key.strip(), rest.strip()
+        if not sep or not _HEADER_NAME.fullmatch(key):
+            raise BadRequest(
+                f"-H {value!r}: expected NAME:VALUE, NAME in ASCII letters, digits, '-'"
+            )
+        if not (rest.isascii() and (rest.isprintable() or not rest)):
+            raise BadRequest(
+                f"-H {value!r}: header values must be printable ASCII "
+                "(percent-encode or base64 other text)"
+            )
+        out[key] = rest
     return out
 
 

@@ -41,11 +41,29 @@ class Refused(Exception):
     pass
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the IPv4 address in the low 32 bits
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: for local networks only
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated, still routed by some stacks
+
+
 def refused(address: IPAddress) -> bool:
-    """True for any address that is not a public unicast address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """True for any address that is not a public unicast address, including IPv6 forms that
+    carry a private IPv4 address (mapped, IPv4-compatible, NAT64, 6to4, Teredo)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _LOCAL_NAT64:
+            return True
+        if any(refused(inner) for inner in _embedded(address)):
+            return True
+        if address.ipv4_mapped is not None:
+            return False  # the mapped IPv4 address, public, is what gets reached
     return not address.is_global or address.is_multicast
+
+
+def _embedded(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    inner = [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
+    if address in _NAT64 or address in _IPV4_COMPATIBLE:
+        inner.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return [x for x in inner if x is not None]
 
 
 def check_url(url: str, *, allow_private: bool) -> str:
