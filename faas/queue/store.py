@@ -18,6 +18,8 @@ own stream, which faas acknowledges but never trims or deletes from.
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,11 +30,14 @@ import redis.exceptions
 
 from faas import keys
 from faas.errors import CallNotFound, IdempotencyConflict, QueueFull
-from faas.queue.records import CallStatus, Message, unpack
+from faas.queue.records import CallStatus, Malformed, Message, unpack
 from faas.queue.scripts import APPLY, CLAIM_OWN, DEAD, ENQUEUE, MOVE_DUE, REDRIVE
 from faas.registry.store import translated
 
+log = logging.getLogger(__name__)
+
 Entry = tuple[str, dict[bytes, bytes]]
+MAX_RAW = 4096  # characters of a malformed entry kept in its dead letter
 
 
 @dataclass
@@ -160,7 +165,8 @@ class QueueStore:
                     raise
                 await self.ensure_group()  # Redis lost its data (restart without AOF, flush)
                 return []
-        return [Message.from_fields(_text(i), f) for _, entries in answer or [] for i, f in entries]
+        entries = [(_text(i), f) for _, batch in answer or [] for i, f in batch]
+        return [m for m, _ in await self._decode([(i, f, 1) for i, f in entries])]
 
     async def reclaim(
         self, consumer: str, min_idle: float, count: int
@@ -172,7 +178,40 @@ class QueueStore:
         entries = await self.reclaim_entries(
             keys.CALLS, keys.CALLS_GROUP, consumer, min_idle, count
         )
-        return [(Message.from_fields(i, f), n) for i, f, n in entries]
+        return await self._decode(entries)
+
+    async def _decode(
+        self, entries: list[tuple[str, dict[bytes, bytes], int]]
+    ) -> list[tuple[Message, int]]:
+        """Messages of the calls stream; entries faas did not write go to the dead letters
+        (one log line each), so one bad XADD never stops a consumer."""
+        out: list[tuple[Message, int]] = []
+        for entry_id, fields, deliveries in entries:
+            try:
+                out.append((Message.from_fields(entry_id, fields), deliveries))
+            except Malformed as exc:
+                log.warning("%s; moved to the dead letters", exc)
+                await self._bury(entry_id, fields, str(exc))
+        return out
+
+    async def _bury(self, entry_id: str, fields: dict[bytes, bytes], problem: str) -> None:
+        raw = {k.decode("latin-1"): v.decode("latin-1") for k, v in fields.items()}
+        letter = {
+            "reason": "malformed",
+            "code": "malformed_entry",
+            "error": problem,
+            "attempts": "0",
+            "dead_at": repr(time.time()),
+            "stream": keys.CALLS,
+            "entry": entry_id,
+            "raw": json.dumps(raw)[:MAX_RAW],
+        }
+        async with translated("dead-letter a malformed entry"):
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.xadd(keys.DEAD_LETTERS, _m(letter))
+            pipe.xack(keys.CALLS, keys.CALLS_GROUP, entry_id)
+            pipe.xdel(keys.CALLS, entry_id)
+            await pipe.execute()
 
     async def reclaim_entries(
         self, stream: str, group: str, consumer: str, min_idle: float, count: int

@@ -1,0 +1,50 @@
+"""Background loops that never die silently.
+
+Each loop handles the errors of one round itself (log, back off, go on): bad data or a Redis
+hiccup costs a round, not the loop. A loop that ends anyway (an exception got out: a bug) is
+logged once with its traceback and reported by `problems()`, which `/healthz` turns into a 503
+naming the loop, so an operator or orchestrator restarts the gateway instead of it quietly
+serving without, say, its queue reader. Cancellation (shutdown) is not a problem.
+
+    loops = Supervisor()
+    task = loops.spawn("faas-queue-read", reader())
+    loops.problems()  # {"faas-queue-read": "stopped: KeyError: 'id'"} once it has died
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class Supervisor:
+    def __init__(self) -> None:
+        self._stopped: dict[str, str] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def spawn(self, name: str, loop: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run `loop` as a task named `name` (unique among this supervisor's loops)."""
+        self._stopped.pop(name, None)
+        task = asyncio.create_task(self._watch(name, loop), name=name)
+        self._tasks[name] = task
+        return task
+
+    def problems(self) -> dict[str, str]:
+        """Loops that stopped on their own: name -> what stopped them."""
+        return dict(self._stopped)
+
+    async def _watch(self, name: str, loop: Coroutine[Any, Any, None]) -> None:
+        try:
+            await loop
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("background loop %s stopped", name)
+            self._stopped[name] = f"stopped: {type(exc).__name__}: {exc}"[:300]
+        finally:
+            if self._tasks.get(name) is asyncio.current_task():
+                del self._tasks[name]
