@@ -20,6 +20,7 @@ from faas.registry.store import FunctionRecord
 from faas.supervised import Supervisor
 from faas.units import format_size
 from gateway.errors import error_response
+from gateway.openapi import OPENAPI_ROUTES
 from gateway.params import MAX_SINCE, MAX_TAIL, image_reference, json_body, number, whole_number
 
 _STRIPPED = frozenset((b"content-length", b"connection", b"keep-alive", b"transfer-encoding"))
@@ -184,4 +185,5 @@ ROUTES = [
     Route("/system/logs/{name}", function_logs, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
+    *OPENAPI_ROUTES,
 ]
