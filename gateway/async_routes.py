@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from faas.errors import CallNotFound
+from faas.errors import BadRequest, CallNotFound
 from faas.manifest.spec import check_name
 from faas.queue.service import QueueService
 from gateway.asgi import error_response, header, read_body, respond
@@ -130,6 +130,8 @@ async def redrive_all(request: Request) -> Response:
         try:
             call_id = await queue.redrive(letter["id"])
         except CallNotFound:  # redriven meanwhile through another gateway
+            continue
+        except BadRequest:  # a malformed entry: nothing to run
             continue
         redriven.append({"id": letter["id"], "call_id": call_id})
     return JSONResponse({"redriven": redriven})

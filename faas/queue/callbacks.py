@@ -125,7 +125,7 @@ class CallbackSender:
         done: Callable[[dict[str, str]], None],
     ) -> None:
         """Deliver in the background; `done` gets the record fields describing the outcome."""
-        task = asyncio.create_task(self._deliver(url, headers, body, done))
+        task = asyncio.create_task(self._guarded(url, headers, body, done))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -136,6 +136,22 @@ class CallbackSender:
                 task.cancel()
         if self._http is not None:
             await self._http.aclose()
+
+    async def _guarded(
+        self,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        done: Callable[[dict[str, str]], None],
+    ) -> None:
+        """A delivery that fails in an unforeseen way still ends in the record, not in
+        "Task exception was never retrieved" with the callback `pending` for ever."""
+        try:
+            await self._deliver(url, headers, body, done)
+        except Exception as exc:
+            log.exception("callback to %s failed in the gateway", url)
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            done({"callback_status": "failed", "callback_attempts": "0", "callback_error": error})
 
     async def _deliver(
         self,

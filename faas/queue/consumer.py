@@ -30,6 +30,7 @@ from faas.contracts.base import CallRequest
 from faas.errors import FaasError, FunctionNotFound, Unavailable
 from faas.pool.invoker import CallResult, Invoker
 from faas.queue.callbacks import CallbackSender, result_headers
+from faas.queue.ops import Dead, Finish, Op, Retry, Start, Update
 from faas.queue.records import CallKind, CallStatus, Message
 from faas.queue.retry import (
     Action,
@@ -39,7 +40,7 @@ from faas.queue.retry import (
     classify_error,
     classify_status,
 )
-from faas.queue.store import Dead, Finish, Op, QueueStore, Retry, Start, Update
+from faas.queue.store import QueueStore
 from faas.queue.writer import Writer
 from faas.registry.catalog import Catalog
 from faas.supervised import Supervisor

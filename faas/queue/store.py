@@ -22,14 +22,14 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
 import redis.exceptions
 
 from faas import keys
-from faas.errors import CallNotFound, IdempotencyConflict, QueueFull
+from faas.errors import BadRequest, CallNotFound, IdempotencyConflict, QueueFull
+from faas.queue.ops import Op, encode
 from faas.queue.records import CallStatus, Malformed, Message, unpack
 from faas.queue.scripts import APPLY, CLAIM_OWN, DEAD, ENQUEUE, MOVE_DUE, REDRIVE
 from faas.registry.store import translated
@@ -38,53 +38,6 @@ log = logging.getLogger(__name__)
 
 Entry = tuple[str, dict[bytes, bytes]]
 MAX_RAW = 4096  # characters of a malformed entry kept in its dead letter
-
-
-@dataclass
-class Start:
-    """An attempt begins: the record says running."""
-
-    message: Message
-    fields: dict[str, Any]
-
-
-@dataclass
-class Finish:
-    """Succeeded or failed for good: ack and delete the entry, store the result."""
-
-    message: Message
-    fields: dict[str, Any]
-    ttl: float
-
-
-@dataclass
-class Retry:
-    """Ack and delete the entry; park the next attempt until `due`."""
-
-    message: Message
-    next: Message
-    due: float
-    fields: dict[str, Any]
-
-
-@dataclass
-class Dead:
-    """Ack and delete the entry; append it to the dead-letter stream with its reason."""
-
-    message: Message
-    fields: dict[str, Any]
-    meta: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Update:
-    """Fields of a call record (callback outcome)."""
-
-    call_id: str
-    fields: dict[str, Any]
-
-
-Op = Start | Finish | Retry | Dead | Update
 
 
 class QueueStore:
@@ -266,7 +219,7 @@ class QueueStore:
         """Write a batch of attempt outcomes atomically (one script call)."""
         args: list[Any] = [keys.CALLS_GROUP, keys.CALL_PREFIX, keys.RETRY_SUFFIX]
         for op in ops:
-            args += _encode(op)
+            args += encode(op)
         async with translated("record call outcomes"):
             await self._apply(keys=[keys.CALLS, keys.CALLS_DELAYED, keys.DEAD_LETTERS], args=args)
 
@@ -352,7 +305,12 @@ class QueueStore:
                 call_id = await self._redrive(
                     keys=[keys.DEAD_LETTERS, keys.CALLS], args=[entry_id, keys.CALL_PREFIX]
                 )
-            except redis.exceptions.ResponseError:
+            except redis.exceptions.ResponseError as exc:
+                if str(exc).startswith("MALFORMED"):
+                    raise BadRequest(
+                        f"dead letter {entry_id} was never a faas call (reason: malformed): "
+                        "it cannot be redriven; its fields are under `raw`"
+                    ) from None
                 call_id = None
         if not call_id:
             raise CallNotFound(
@@ -407,28 +365,6 @@ class QueueStore:
 
 def now() -> float:
     return time.time()
-
-
-def _encode(op: Op) -> list[Any]:
-    """An op as `_APPLY` reads it: code, call id, entry id, record fields, then per code."""
-    if isinstance(op, Update):
-        return ["U", op.call_id, "", *_pairs(op.fields)]
-    message = op.message
-    head = [message.call_id, message.entry_id, *_pairs(op.fields)]
-    if isinstance(op, Start):
-        return ["S", message.call_id, "", *_pairs(op.fields)]
-    if isinstance(op, Finish):
-        return ["F", *head, max(1, int(op.ttl))]
-    if isinstance(op, Retry):
-        return ["R", *head, repr(op.due), *_pairs(op.next.fields())]
-    return ["D", *head, *_pairs({**op.message.fields(), **op.meta})]
-
-
-def _pairs(fields: dict[str, Any]) -> list[Any]:
-    out: list[Any] = [len(fields)]
-    for key, value in fields.items():
-        out += [key, value]
-    return out
 
 
 def _m(fields: dict[str, Any]) -> dict[Any, Any]:

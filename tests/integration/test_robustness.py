@@ -13,7 +13,7 @@ import redis
 from faas import keys
 from faas.build.images import BuiltImage
 from tests.conftest import FIXTURES, Gateway, RedisServer, wait_until
-from tests.integration.test_cli import faas
+from tests.integration.test_cli import faas, write_function
 
 ECHO = FIXTURES / "echo"
 Build = Callable[[Path], tuple[dict[str, object], BuiltImage]]
@@ -129,8 +129,24 @@ def test_a_malformed_stream_entry_is_dead_lettered_and_calls_go_on(
     assert sorted(x["reason"] for x in letters) == ["malformed", "malformed"]
     one = gateway.http.get(f"/system/dead-letters/{letters[-1]['id']}").json()
     assert one["raw"] == '{"foo": "bar"}'
+    redrive = gateway.http.post(f"/system/dead-letters/{one['id']}/redrive")
+    assert "cannot be redriven" in _error(redrive)
+    assert gateway.http.post("/system/dead-letters/redrive").json() == {"redriven": []}
     assert db.xlen(keys.CALLS) == 0
     health = gateway.http.get("/healthz")
     assert health.status_code == 200, health.text
     log = gateway.log.read_text()
     assert "is not a faas call" in log and "Traceback" not in log
+
+
+def test_deploy_with_a_non_finite_duration_is_one_line(gateway: Gateway, tmp_path: Path) -> None:
+    folder = write_function(tmp_path / "fn", "inf", "def handle(event, context):\n    return 1\n")
+    manifest = folder / "faas.yaml"
+    manifest.write_text(manifest.read_text() + "timeout: .inf\n")
+    done = faas("--gateway", gateway.url, "deploy", str(folder))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()  # one line, no traceback
+    assert line.startswith("Error: ") and line.endswith(
+        "timeout: must be a finite duration, got inf"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import math
 
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from faas.cli.main import _headers
 from faas.errors import BadRequest, FunctionNotFound, ManifestError
 from faas.manifest.spec import check_name, parse_manifest, validate_name
-from faas.queue.callbacks import check_url, refused
+from faas.queue.callbacks import CallbackSender, check_url, refused
 from faas.units import parse_duration, parse_size
 from gateway.params import image_reference, number, stream_id, whole_number
 
@@ -144,3 +145,16 @@ def test_image_references_are_checked(image: object) -> None:
     with pytest.raises(BadRequest, match=r"^image: "):
         image_reference(image)
     assert image_reference("127.0.0.1:5000/faas/hello:0a1b") == "127.0.0.1:5000/faas/hello:0a1b"
+
+
+def test_a_callback_that_fails_in_an_unforeseen_way_still_reaches_the_record() -> None:
+    outcomes: list[dict[str, str]] = []
+
+    async def deliver() -> None:
+        sender = CallbackSender(allow_private=True, max_attempts=1)
+        sender.send("http://a/\udcff", {}, b"", outcomes.append)  # httpx cannot encode it
+        await sender.close()
+
+    asyncio.run(deliver())
+    assert [o["callback_status"] for o in outcomes] == ["failed"]
+    assert outcomes[0]["callback_error"].startswith("UnicodeEncodeError")
