@@ -145,7 +145,7 @@ def body_view(body: bytes, content_type: str = "") -> dict[str, Any]:
 
 def record_view(call_id: str, raw: dict[bytes, bytes]) -> dict[str, Any]:
     """The call record as the status API shows it."""
-    r = {k.decode(): v for k, v in raw.items()}
+    r = {k.decode("utf-8", "replace"): v for k, v in raw.items()}
     text = {k: v.decode("utf-8", "replace") for k, v in r.items() if k != "result_body"}
 
     def number(key: str) -> float | None:

@@ -4,6 +4,7 @@ triggers and callbacks in the background."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import uuid
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from faas.registry.catalog import Catalog
 from faas.registry.store import Registry
 from faas.settings import Settings
 from faas.supervised import Supervisor
+
+log = logging.getLogger(__name__)
 
 _NOT_STORED = frozenset(
     b"host content-length connection keep-alive transfer-encoding te upgrade "
@@ -159,7 +162,19 @@ class QueueService:
 
     async def call(self, call_id: str) -> dict[str, Any] | None:
         raw = await self.store.record(call_id)
-        return record_view(call_id, raw) if raw else None
+        if not raw:
+            return None
+        try:
+            return record_view(call_id, raw)
+        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+            # Written by something else than faas: say so rather than answer 500.
+            log.warning("call record %s cannot be read: %s", call_id, exc)
+            problem = f"the call's record in Redis cannot be read ({type(exc).__name__})"
+            return {
+                "call_id": call_id,
+                "status": "unknown",
+                "error": {"code": "corrupt_record", "message": problem},
+            }
 
     async def dead_letters(
         self, function: str | None, limit: int, before: str = "+"

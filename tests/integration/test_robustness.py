@@ -150,3 +150,11 @@ def test_deploy_with_a_non_finite_duration_is_one_line(gateway: Gateway, tmp_pat
     assert line.startswith("Error: ") and line.endswith(
         "timeout: must be a finite duration, got inf"
     )
+
+
+def test_a_corrupt_call_record_is_reported_not_a_500(gateway: Gateway, db: redis.Redis) -> None:
+    call_id = "0123abcd-0000-0000-0000-000000000000"
+    db.hset(keys.call_record(call_id), mapping={"attempts": "x", "timings": "{"})
+    response = gateway.http.get(f"/system/calls/{call_id}")
+    assert response.status_code == 200, response.text
+    assert response.json()["error"]["code"] == "corrupt_record"
