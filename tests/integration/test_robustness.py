@@ -74,6 +74,13 @@ def test_log_queries_out_of_range(gateway: Gateway, register: Register, query: s
     assert _error(gateway.http.get(f"/system/logs/echo?{query}")).startswith(f"{key} must be")
 
 
+def test_log_since_small_values_mean_everything(gateway: Gateway, register: Register) -> None:
+    register(gateway, ECHO)
+    gateway.http.post("/function/echo", content=b"x").raise_for_status()  # one live container
+    response = gateway.http.get("/system/logs/echo?since=2.3e-169")  # found by the fuzz run
+    assert response.status_code == 200, response.text
+
+
 @pytest.mark.parametrize("query", ["before=x", "before=" + "9" * 30, "before=1-x", "limit=²"])
 def test_dead_letter_queries_out_of_range(gateway: Gateway, query: str) -> None:
     key = query.split("=")[0]
