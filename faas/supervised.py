@@ -24,14 +24,11 @@ log = logging.getLogger(__name__)
 class Supervisor:
     def __init__(self) -> None:
         self._stopped: dict[str, str] = {}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def spawn(self, name: str, loop: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run `loop` as a task named `name` (unique among this supervisor's loops)."""
+        """Run `loop` as a task named `name`; spawning a name again clears its problem."""
         self._stopped.pop(name, None)
-        task = asyncio.create_task(self._watch(name, loop), name=name)
-        self._tasks[name] = task
-        return task
+        return asyncio.create_task(self._watch(name, loop), name=name)
 
     def problems(self) -> dict[str, str]:
         """Loops that stopped on their own: name -> what stopped them."""
@@ -45,6 +42,3 @@ class Supervisor:
         except Exception as exc:
             log.exception("background loop %s stopped", name)
             self._stopped[name] = f"stopped: {type(exc).__name__}: {exc}"[:300]
-        finally:
-            if self._tasks.get(name) is asyncio.current_task():
-                del self._tasks[name]

@@ -415,7 +415,7 @@ def batch_failure(body: bytes) -> Failure | None:
     """A redriven trigger item: a 2xx that lists batchItemFailures still failed."""
     try:
         answer = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         return None
     if isinstance(answer, dict) and answer.get("batchItemFailures"):
         return Failure(

@@ -78,7 +78,7 @@ def failed_items(body: bytes, ids: set[str]) -> set[str]:
     """Ids a 2xx answer lists in batchItemFailures; all of them when the list is malformed."""
     try:
         answer = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         return set()
     if not isinstance(answer, dict) or "batchItemFailures" not in answer:
         return set()

@@ -13,6 +13,8 @@ from faas.cli.main import _headers
 from faas.errors import BadRequest, FunctionNotFound, ManifestError
 from faas.manifest.spec import check_name, parse_manifest, validate_name
 from faas.queue.callbacks import CallbackSender, check_url, refused
+from faas.queue.consumer import batch_failure
+from faas.queue.triggers import failed_items
 from faas.units import parse_duration, parse_size
 from gateway.params import image_reference, number, stream_id, whole_number
 
@@ -158,3 +160,9 @@ def test_a_callback_that_fails_in_an_unforeseen_way_still_reaches_the_record() -
     asyncio.run(deliver())
     assert [o["callback_status"] for o in outcomes] == ["failed"]
     assert outcomes[0]["callback_error"].startswith("UnicodeEncodeError")
+
+
+def test_function_answers_nested_too_deeply_are_no_batch_failures() -> None:
+    nested = b'{"batchItemFailures": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert batch_failure(nested) is None
+    assert failed_items(nested, {"1-0"}) == set()
