@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*")
 _DURATION_SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|K|M|G|k|B)?\s*$")
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|K|M|G|k|B)?\s*")
 _SIZE_SCALE = {
     None: 1,
     "B": 1,
@@ -27,32 +28,37 @@ def parse_duration(value: object) -> float:
     Raises ValueError with a message fit to show after the field's name.
     """
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration like 30s, 500ms or 10m, got {value!r}")
+        raise ValueError(f"expected a duration like 30s, 500ms or 10m, got {_short(value)}")
     if isinstance(value, int | float):
         seconds = float(value)
     else:
-        match = _DURATION.match(str(value))
+        match = _DURATION.fullmatch(str(value))
         if not match:
-            raise ValueError(f"expected a duration like 30s, 500ms or 10m, got {value!r}")
+            raise ValueError(f"expected a duration like 30s, 500ms or 10m, got {_short(value)}")
         seconds = float(match.group(1)) * _DURATION_SCALE[match.group(2)]
+    if not math.isfinite(seconds):  # NaN, inf, or digits past float's range
+        raise ValueError(f"must be a finite duration, got {_short(value)}")
     if seconds < 0:
-        raise ValueError(f"must not be negative, got {value!r}")
+        raise ValueError(f"must not be negative, got {_short(value)}")
     return seconds
 
 
 def parse_size(value: object) -> int:
     """Bytes from `128Mi`, `1Gi`, `64M` or a bare number of bytes."""
     if isinstance(value, bool):
-        raise ValueError(f"expected a size like 128Mi or 1Gi, got {value!r}")
+        raise ValueError(f"expected a size like 128Mi or 1Gi, got {_short(value)}")
     if isinstance(value, int):
         size = value
     else:
-        match = _SIZE.match(str(value))
+        match = _SIZE.fullmatch(str(value))
         if not match:
-            raise ValueError(f"expected a size like 128Mi or 1Gi, got {value!r}")
-        size = int(float(match.group(1)) * _SIZE_SCALE[match.group(2)])
+            raise ValueError(f"expected a size like 128Mi or 1Gi, got {_short(value)}")
+        scaled = float(match.group(1)) * _SIZE_SCALE[match.group(2)]
+        if not math.isfinite(scaled):
+            raise ValueError(f"must be a finite size, got {_short(value)}")
+        size = int(scaled)
     if size < 0:
-        raise ValueError(f"must not be negative, got {value!r}")
+        raise ValueError(f"must not be negative, got {_short(value)}")
     return size
 
 
@@ -71,3 +77,9 @@ def format_size(size: int) -> str:
         if size >= scale and size % scale == 0:
             return f"{size // scale}{unit}"
     return str(size)
+
+
+def _short(value: object) -> str:
+    """A value for an error message, cut so a megabyte of digits does not come back."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

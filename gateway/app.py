@@ -26,6 +26,7 @@ from faas.queue.service import QueueService
 from faas.registry.catalog import Catalog
 from faas.registry.store import Registry, connect
 from faas.settings import Settings
+from faas.supervised import Supervisor
 from gateway.async_routes import ASYNC_ROUTES, AsyncCallApp
 from gateway.errors import HANDLERS
 from gateway.routes import ROUTES
@@ -57,12 +58,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         generic = GenericPool(lifecycle, settings, time.monotonic, runtime_image)
         invoker = Invoker(lifecycle, settings, generic=generic, archive_logs=registry.archive_logs)
         catalog = Catalog(registry)
+        loops = Supervisor()  # every background loop: one that dies turns /healthz red
         maintenance = Maintenance(
-            heartbeat, lifecycle, invoker.upkeep, catalog.refresh, invoker.sync
+            heartbeat, lifecycle, invoker.upkeep, catalog.refresh, invoker.sync, supervisor=loops
         )
         await maintenance.start()
         await _deploy_folders(settings, backend, registry, catalog, invoker)
-        queue = QueueService(redis, catalog, registry, invoker, settings, gateway_id)
+        queue = QueueService(
+            redis, catalog, registry, invoker, settings, gateway_id, supervisor=loops
+        )
         await queue.start()
         log.info("gateway %s ready", gateway_id)
         try:
@@ -75,6 +79,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
                 "metrics": invoker.metrics,
                 "recent_calls": invoker.recent,
                 "queue": queue,
+                "supervisors": [loops],
             }
         finally:
             await queue.stop()  # before the pool closes: running async calls may finish

@@ -28,6 +28,7 @@ from faas.errors import BadRequest, CallNotFound
 from faas.manifest.spec import check_name
 from faas.queue.service import QueueService
 from gateway.asgi import error_response, header, read_body, respond
+from gateway.params import stream_id, whole_number
 
 PREFIX = "/async-function/"
 
@@ -103,8 +104,8 @@ async def list_dead_letters(request: Request) -> Response:
     function = params.get("function") or None
     if function is not None:
         check_name(function)
-    limit = _limit(params.get("limit"))
-    before = params.get("before") or "+"
+    limit = whole_number(request, "limit", 1, MAX_LIST) or 100
+    before = stream_id(request, "before") or "+"
     letters = await _queue(request).dead_letters(function, limit, before)
     return JSONResponse({"dead_letters": letters})
 
@@ -130,6 +131,8 @@ async def redrive_all(request: Request) -> Response:
             call_id = await queue.redrive(letter["id"])
         except CallNotFound:  # redriven meanwhile through another gateway
             continue
+        except BadRequest:  # a malformed entry: nothing to run
+            continue
         redriven.append({"id": letter["id"], "call_id": call_id})
     return JSONResponse({"redriven": redriven})
 
@@ -137,17 +140,9 @@ async def redrive_all(request: Request) -> Response:
 def _entry_id(request: Request) -> str:
     entry_id: str = request.path_params["id"]
     ms, dash, seq = entry_id.partition("-")
-    if not (ms.isdigit() and dash and seq.isdigit()):
+    if not (ms.isascii() and ms.isdigit() and dash and seq.isascii() and seq.isdigit()):
         raise CallNotFound(f"no dead letter with id {entry_id!r} (ids look like 1700000000000-0)")
     return entry_id
-
-
-def _limit(value: str | None) -> int:
-    if not value:
-        return 100
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIST:
-        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIST}, got {value!r}")
-    return int(value)
 
 
 ASYNC_ROUTES = [

@@ -11,13 +11,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from faas.errors import BadRequest, FaasError
-from faas.manifest.spec import check_name, parse_manifest
+from faas.errors import BadRequest, FaasError, ManifestError
+from faas.manifest.spec import FunctionSpec, check_name, parse_manifest
 from faas.pool.invoker import Invoker
 from faas.pool.lifecycle import Lifecycle
 from faas.pool.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from faas.registry.store import FunctionRecord
+from faas.supervised import Supervisor
+from faas.units import format_size
 from gateway.errors import error_response
+from gateway.openapi import OPENAPI_ROUTES
+from gateway.params import MAX_SINCE, MAX_TAIL, image_reference, json_body, number, whole_number
 
 # -- system API -------------------------------------------------------------------------------
 
@@ -36,25 +40,20 @@ async def get_function(request: Request) -> Response:
 async def register_function(request: Request) -> Response:
     """Register or update a function from `{"manifest": {...}, "image": ..., "code_hash": ...}`."""
     state = request.state
-    try:
-        payload = await request.json()
-    except ValueError:
-        raise BadRequest('the body must be JSON: {"manifest": {...}, "image": "..."}') from None
+    payload = await json_body(request, '{"manifest": {...}, "image": "..."}')
     if not isinstance(payload, dict):
         raise BadRequest("the body must be a JSON object with manifest and image")
     spec = parse_manifest(payload.get("manifest"))
-    image = payload.get("image")
-    if not isinstance(image, str) or not image:
-        raise BadRequest(
-            "image: required, the tag of the function's image (built by `faas deploy`)"
-        )
+    image = image_reference(payload.get("image"))
+    code_hash = payload.get("code_hash", "")
+    if not isinstance(code_hash, str):
+        raise BadRequest(f"code_hash: must be a string, got {type(code_hash).__name__}")
     lifecycle: Lifecycle = state.lifecycle
+    await _check_host_fits(lifecycle, spec)
     if not await lifecycle.image_exists(image):
         raise BadRequest(f"image: {image!r} does not exist in Docker; build it with `faas deploy`")
     previous = await state.registry.get(spec.name)
-    record: FunctionRecord = await state.registry.put(
-        spec, image, str(payload.get("code_hash", ""))
-    )
+    record: FunctionRecord = await state.registry.put(spec, image, code_hash)
     state.catalog.put(record)
     state.invoker.sync(record)
     return JSONResponse(_describe(request, record), 200 if previous else 201)
@@ -78,10 +77,7 @@ async def pool_control(request: Request) -> Response:
     state = request.state
     name = check_name(request.path_params["name"])
     record = await state.catalog.get(name)
-    try:
-        payload = await request.json()
-    except ValueError:
-        raise BadRequest('the body must be JSON like {"action": "prestart", "count": 1}') from None
+    payload = await json_body(request, '{"action": "prestart", "count": 1}')
     action = payload.get("action") if isinstance(payload, dict) else None
     invoker: Invoker = state.invoker
     pool = invoker.pool(name) or invoker.sync(record)
@@ -110,8 +106,12 @@ async def function_logs(request: Request) -> Response:
     state = request.state
     name = check_name(request.path_params["name"])
     await state.catalog.get(name)
-    tail = _int_param(request, "tail")
-    since = _float_param(request, "since")
+    tail = whole_number(request, "tail", 0, MAX_TAIL)
+    since = number(request, "since", 0, MAX_SINCE)
+    if since is not None and since < 1:
+        # Every line is after the first second of 1970; and the engine's API cannot parse
+        # the exponent in the repr of small floats (1e-05): its answer was a 500.
+        since = None
     archived: list[str] = [] if since else await state.registry.archived_logs(name, tail)
     live = await state.invoker.live_logs(name, since=since)
     lines = archived + live
@@ -135,10 +135,19 @@ async def healthz(request: Request) -> Response:
         check("docker", lifecycle.ping()),
         check("redis", state.registry.ping()),
     )
+    for supervisor in _supervisors(state):
+        problems.update({f"loop {name}": why for name, why in supervisor.problems().items()})
     if problems:
         return error_response(503, "unhealthy", "; ".join(f"{k}: {v}" for k, v in problems.items()))
     gateway_id = lifecycle.gateway_id
     return JSONResponse({"status": "ok", "docker": "ok", "redis": "ok", "gateway": gateway_id})
+
+
+def _supervisors(state: Any) -> list[Supervisor]:
+    """Every supervisor of background loops: the composition root's `supervisors` when it
+    lists them, else the queue's own."""
+    listed: list[Supervisor] | None = getattr(state, "supervisors", None)
+    return listed if listed is not None else [state.queue.supervisor]
 
 
 def _describe(request: Request, record: FunctionRecord) -> dict[str, Any]:
@@ -149,23 +158,22 @@ def _describe(request: Request, record: FunctionRecord) -> dict[str, Any]:
     return data
 
 
-def _int_param(request: Request, key: str) -> int | None:
-    value = request.query_params.get(key)
-    if value is None or value == "":
-        return None
-    if not value.isdigit():
-        raise BadRequest(f"{key} must be a whole number, got {value!r}")
-    return int(value)
-
-
-def _float_param(request: Request, key: str) -> float | None:
-    value = request.query_params.get(key)
-    if value is None or value == "":
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise BadRequest(f"{key} must be a number, got {value!r}") from None
+async def _check_host_fits(lifecycle: Lifecycle, spec: FunctionSpec) -> None:
+    """Memory or CPUs the engine's host does not have would make every start fail (503s,
+    async calls retried for hours): refuse them at registration, naming the host's figure."""
+    capacity = await lifecycle.host_capacity()
+    host_memory, host_cpus = capacity.memory, capacity.cpus
+    if host_memory and spec.memory > host_memory:
+        raise ManifestError(
+            "memory",
+            f"{format_size(spec.memory)} is more than this host has "
+            f"({format_size(host_memory)} according to the container engine)",
+        )
+    if host_cpus and spec.cpus > host_cpus:
+        raise ManifestError(
+            "cpus",
+            f"{spec.cpus:g} is more than this host has ({host_cpus} according to the engine)",
+        )
 
 
 _ALL = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -179,4 +187,5 @@ ROUTES = [
     Route("/system/logs/{name}", function_logs, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
+    *OPENAPI_ROUTES,
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import importlib.metadata
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,7 @@ pass_ctx = click.make_pass_decorator(Context)
 # Commands that come with another distribution, and how to get it. An installed distribution
 # registers its click command in the `faas.commands` entry-point group.
 ADD_ONS = {"bench": "pip install -e ./benchmarks (the faas-bench package of a faas checkout)"}
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 
 
 def _add_ons() -> dict[str, importlib.metadata.EntryPoint]:
@@ -467,12 +469,21 @@ def _read_data(data: str) -> bytes:
 
 
 def _headers(values: tuple[str, ...]) -> dict[str, str]:
+    """`-H NAME:VALUE` options; HTTP carries only ASCII names (tokens) and printable values."""
     out: dict[str, str] = {}
     for value in values:
         key, sep, rest = value.partition(":")
-        if not sep or not key.strip():
-            raise BadRequest(f"-H {value!r}: expected NAME:VALUE")
-        out[key.strip()] = rest.strip()
+        key, rest = key.strip(), rest.strip()
+        if not sep or not _HEADER_NAME.fullmatch(key):
+            raise BadRequest(
+                f"-H {value!r}: expected NAME:VALUE, NAME in ASCII letters, digits, '-'"
+            )
+        if not (rest.isascii() and (rest.isprintable() or not rest)):
+            raise BadRequest(
+                f"-H {value!r}: header values must be printable ASCII "
+                "(percent-encode or base64 other text)"
+            )
+        out[key] = rest
     return out
 
 

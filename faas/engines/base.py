@@ -61,6 +61,14 @@ class ManagedContainer:
 
 
 @dataclass(frozen=True)
+class Capacity:
+    """What the engine's host has: its CPUs and memory in bytes (0: unknown)."""
+
+    cpus: int
+    memory: int
+
+
+@dataclass(frozen=True)
 class ContainerEvent:
     """An instance died (`die`), was OOM-killed (`oom`) or was removed (`destroy`)."""
 
@@ -74,6 +82,9 @@ class Engine(Protocol):
 
     async def ping(self) -> None:
         """Return when the engine answers; raise `EngineUnavailable` otherwise."""
+
+    async def capacity(self) -> Capacity:
+        """The host's CPUs and memory, so limits it cannot meet are refused up front."""
 
     # -- instances ------------------------------------------------------------------------
     async def create(self, config: ContainerConfig) -> str:

@@ -49,6 +49,7 @@ import asyncio
 import atexit
 import builtins
 import contextlib
+import os
 import secrets
 import shutil
 import signal
@@ -62,6 +63,7 @@ from typing import TYPE_CHECKING
 
 from faas import keys
 from faas.engines.base import (
+    Capacity,
     ContainerConfig,
     ContainerEvent,
     ContainerState,
@@ -171,6 +173,11 @@ class FakeEngine:
 
     async def ping(self) -> None:
         self._enter("ping")
+
+    async def capacity(self) -> Capacity:
+        self._enter("capacity")
+        memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return Capacity(cpus=os.cpu_count() or 0, memory=memory)
 
     async def create(self, config: ContainerConfig) -> str:
         self._enter("create", config.name)

@@ -23,31 +23,33 @@ MANIFEST_FILE = "faas.yaml"
 NAME_RULE = (
     "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63"
 )
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Matched with fullmatch: `$` would also accept a trailing newline.
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_HANDLER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # Limits that keep one function from taking the machine; generous for local work.
 MAX_TIMEOUT = 15 * 60.0
+MAX_KEEP_ALIVE = 7 * 24 * 3600.0
 MIN_MEMORY = 16 * 1024 * 1024
 MAX_CONCURRENCY = 1000
 MAX_SCALE = 1000
 MAX_BATCH = 10_000  # Lambda's SQS event-source limit
-_STREAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._/-]{0,199}$")
+_STREAM = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._/-]{0,199}")
 
 
 def validate_name(name: object, field_name: str = "name") -> str:
     """Return `name` if it is a valid function name, else raise ManifestError naming the field."""
     if not isinstance(name, str) or not name:
         raise ManifestError(field_name, f"must be a non-empty string ({NAME_RULE})")
-    if len(name) > 63 or not _NAME.match(name):
+    if len(name) > 63 or not _NAME.fullmatch(name):
         raise ManifestError(field_name, f"{name!r} is not a valid function name ({NAME_RULE})")
     return name
 
 
 def check_name(name: str) -> str:
     """A name that arrived in a URL: a malformed one names no function (404, never 500)."""
-    if len(name) > 63 or not _NAME.match(name):
+    if len(name) > 63 or not _NAME.fullmatch(name):
         raise FunctionNotFound(name)
     return name
 
@@ -158,14 +160,16 @@ def parse_manifest(data: object) -> FunctionSpec:
     values: dict[str, Any] = {"name": validate_name(data["name"])}
 
     handler = data.get("handler", defaults.handler)
-    if not isinstance(handler, str) or not _HANDLER.match(handler):
+    if not isinstance(handler, str) or not _HANDLER.fullmatch(handler):
         raise ManifestError("handler", f"must look like module.function, got {handler!r}")
     values["handler"] = handler
 
     values["timeout"] = _duration(
         data, "timeout", defaults.timeout, minimum=0.001, maximum=MAX_TIMEOUT
     )
-    values["keep_alive"] = _duration(data, "keep_alive", defaults.keep_alive, minimum=0.0)
+    values["keep_alive"] = _duration(
+        data, "keep_alive", defaults.keep_alive, minimum=0.0, maximum=MAX_KEEP_ALIVE
+    )
     values["memory"] = _size(data, "memory", defaults.memory)
     values["cpus"] = _number(data, "cpus", defaults.cpus)
     values["concurrency"] = _integer(data, "concurrency", defaults.concurrency, 1, MAX_CONCURRENCY)
@@ -251,13 +255,16 @@ def _environment(value: object) -> dict[str, str]:
         raise ManifestError("environment", f"must be a mapping of NAME: value, got {value!r}")
     env: dict[str, str] = {}
     for key, item in value.items():
-        if not isinstance(key, str) or not _ENV_NAME.match(key):
+        if not isinstance(key, str) or not _ENV_NAME.fullmatch(key):
             raise ManifestError(f"environment.{key}", "is not a valid variable name")
         if key.startswith("FAAS_"):
             raise ManifestError(f"environment.{key}", "FAAS_* variables are reserved for faas")
         if isinstance(item, Mapping | list) or item is None:
             raise ManifestError(f"environment.{key}", f"must be a string or number, got {item!r}")
-        env[key] = str(item).lower() if isinstance(item, bool) else str(item)
+        text = str(item).lower() if isinstance(item, bool) else str(item)
+        if "\0" in text:  # the engine cannot pass it: every start would fail
+            raise ManifestError(f"environment.{key}", "must not contain a NUL character")
+        env[key] = text
     return env
 
 
@@ -287,7 +294,7 @@ def _triggers(value: object) -> tuple[Trigger, ...]:
             triggers.append(ScheduleTrigger(schedule.text))
             continue
         stream = item["stream"]
-        if not isinstance(stream, str) or not _STREAM.match(stream):
+        if not isinstance(stream, str) or not _STREAM.fullmatch(stream):
             raise ManifestError(
                 f"{where}.stream",
                 "must be a Redis stream name of letters, digits and ':._/-' (at most 200), "

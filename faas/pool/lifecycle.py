@@ -19,6 +19,7 @@ from faas.contracts.base import Placement
 from faas.contracts.native import NativeContract, NativeEndpoint
 from faas.contracts.transport import ConnectFailed
 from faas.engines.base import (
+    Capacity,
     ContainerConfig,
     ContainerEvent,
     ContainerState,
@@ -72,6 +73,7 @@ class Lifecycle:
         self.settings = settings
         self.gateway_id = gateway_id
         self._stack_id = stack_id
+        self._capacity: Capacity | None = None
         self._contract = NativeContract(settings)
         self._placements: dict[str, Placement] = {}  # container id -> what `remove` releases
         self._events_readers: set[asyncio.Task[object]] = set()
@@ -88,6 +90,12 @@ class Lifecycle:
 
     async def ping(self) -> None:
         await self.engine.ping()
+
+    async def host_capacity(self) -> Capacity:
+        """The engine host's CPUs and memory (asked once: they do not change under us)."""
+        if self._capacity is None:
+            self._capacity = await self.engine.capacity()
+        return self._capacity
 
     async def pause(self, container_id: str) -> None:
         await self.engine.pause(container_id)

@@ -23,6 +23,7 @@ from faas import keys
 from faas.engines.base import ContainerEvent, ManagedContainer
 from faas.errors import FaasError, Unavailable
 from faas.registry.store import FunctionRecord
+from faas.supervised import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,11 @@ class Maintenance:
         pool: Pool,
         changed: Callable[[], Awaitable[list[FunctionRecord]]],
         sync: Callable[[FunctionRecord], object],
+        *,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.heartbeat = heartbeat
+        self.supervisor = supervisor or Supervisor()  # a loop that dies turns /healthz red
         self.engine = engine
         self.pool = pool
         self._changed = changed
@@ -125,10 +129,11 @@ class Maintenance:
             await self._pick_up_changes()
         except Unavailable as exc:
             log.warning("starting degraded: %s", exc.message)
+        loops = self.supervisor
         self._tasks = [
-            asyncio.create_task(self._every(TICK, self._tick), name="faas-pool-upkeep"),
-            asyncio.create_task(self._every(HEARTBEAT_INTERVAL, self._round), name="faas-rounds"),
-            asyncio.create_task(self._watch_events(), name="faas-events"),
+            loops.spawn("faas-pool-upkeep", self._every(TICK, self._tick)),
+            loops.spawn("faas-rounds", self._every(HEARTBEAT_INTERVAL, self._round)),
+            loops.spawn("faas-engine-events", self._watch_events()),
         ]
 
     async def stop(self) -> None:

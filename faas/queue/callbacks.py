@@ -41,11 +41,29 @@ class Refused(Exception):
     pass
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the IPv4 address in the low 32 bits
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: for local networks only
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated, still routed by some stacks
+
+
 def refused(address: IPAddress) -> bool:
-    """True for any address that is not a public unicast address."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """True for any address that is not a public unicast address, including IPv6 forms that
+    carry a private IPv4 address (mapped, IPv4-compatible, NAT64, 6to4, Teredo)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _LOCAL_NAT64:
+            return True
+        if any(refused(inner) for inner in _embedded(address)):
+            return True
+        if address.ipv4_mapped is not None:
+            return False  # the mapped IPv4 address, public, is what gets reached
     return not address.is_global or address.is_multicast
+
+
+def _embedded(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    inner = [address.ipv4_mapped, address.sixtofour, *(address.teredo or ())]
+    if address in _NAT64 or address in _IPV4_COMPATIBLE:
+        inner.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return [x for x in inner if x is not None]
 
 
 def check_url(url: str, *, allow_private: bool) -> str:
@@ -107,7 +125,7 @@ class CallbackSender:
         done: Callable[[dict[str, str]], None],
     ) -> None:
         """Deliver in the background; `done` gets the record fields describing the outcome."""
-        task = asyncio.create_task(self._deliver(url, headers, body, done))
+        task = asyncio.create_task(self._guarded(url, headers, body, done))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -118,6 +136,22 @@ class CallbackSender:
                 task.cancel()
         if self._http is not None:
             await self._http.aclose()
+
+    async def _guarded(
+        self,
+        url: str,
+        headers: dict[str, str],
+        body: bytes,
+        done: Callable[[dict[str, str]], None],
+    ) -> None:
+        """A delivery that fails in an unforeseen way still ends in the record, not in
+        "Task exception was never retrieved" with the callback `pending` for ever."""
+        try:
+            await self._deliver(url, headers, body, done)
+        except Exception as exc:
+            log.exception("callback to %s failed in the gateway", url)
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            done({"callback_status": "failed", "callback_attempts": "0", "callback_error": error})
 
     async def _deliver(
         self,

@@ -30,6 +30,7 @@ from faas.contracts.base import CallRequest
 from faas.errors import FaasError, FunctionNotFound, Unavailable
 from faas.pool.invoker import CallResult, Invoker
 from faas.queue.callbacks import CallbackSender, result_headers
+from faas.queue.ops import Dead, Finish, Op, Retry, Start, Update
 from faas.queue.records import CallKind, CallStatus, Message
 from faas.queue.retry import (
     Action,
@@ -39,9 +40,10 @@ from faas.queue.retry import (
     classify_error,
     classify_status,
 )
-from faas.queue.store import Dead, Finish, Op, QueueStore, Retry, Start, Update
+from faas.queue.store import QueueStore
 from faas.queue.writer import Writer
 from faas.registry.catalog import Catalog
+from faas.supervised import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,9 @@ class AsyncConsumer:
         result_ttl: float,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
+        supervisor: Supervisor | None = None,
     ) -> None:
+        self.supervisor = supervisor or Supervisor()
         self.store = store
         self.catalog = catalog
         self.invoker = invoker
@@ -99,9 +103,9 @@ class AsyncConsumer:
         with contextlib.suppress(Unavailable):
             await self.store.ensure_group()
         self._loops = [
-            asyncio.create_task(self._read_loop(), name="faas-queue-read"),
-            asyncio.create_task(self._claim_loop(), name="faas-queue-claim"),
-            asyncio.create_task(self._due_loop(), name="faas-queue-due"),
+            self.supervisor.spawn("queue-read", self._read_loop()),
+            self.supervisor.spawn("queue-claim", self._claim_loop()),
+            self.supervisor.spawn("queue-due", self._due_loop()),
         ]
 
     async def stop(self, grace: float) -> None:
@@ -151,8 +155,11 @@ class AsyncConsumer:
                 continue
             try:
                 messages = await self.store.read(self.name, min(free, READ_BATCH), BLOCK_MS)
-            except Unavailable as exc:
-                log.warning("%s; the consumer retries in %.1fs", exc.message, delay)
+            except Exception as exc:
+                if isinstance(exc, Unavailable):
+                    log.warning("%s; the consumer retries in %.1fs", exc.message, delay)
+                else:
+                    log.exception("reading the calls stream failed; retrying in %.1fs", delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
@@ -391,7 +398,9 @@ class AsyncConsumer:
         while not self._stopping:
             try:
                 moved, next_due = await self.store.move_due(self._clock())
-            except Unavailable:
+            except Exception as exc:
+                if not isinstance(exc, Unavailable):
+                    log.exception("moving due retries failed; retrying in 1s")
                 await asyncio.sleep(1.0)
                 continue
             if moved >= 500:
@@ -406,7 +415,7 @@ def batch_failure(body: bytes) -> Failure | None:
     """A redriven trigger item: a 2xx that lists batchItemFailures still failed."""
     try:
         answer = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         return None
     if isinstance(answer, dict) and answer.get("batchItemFailures"):
         return Failure(

@@ -77,22 +77,35 @@ class Message:
 
     @classmethod
     def from_fields(cls, entry_id: str, raw: dict[bytes, bytes]) -> Message:
-        head, body = unpack(raw)
-        return cls(
-            call_id=head["id"],
-            function=head["fn"],
-            method=head.get("m", "POST"),
-            target=head.get("t", "").encode("latin-1"),
-            query=head.get("q", "").encode("latin-1"),
-            headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in head.get("h", [])],
-            body=body,
-            created=float(raw.get(b"c", b"0")),
-            attempt=int(raw.get(b"a", b"0")),
-            platform_failures=int(raw.get(b"p", b"0")),
-            callback=head.get("cb", ""),
-            kind=CallKind(head.get("k", "async")),
-            entry_id=entry_id,
-        )
+        """Decode a stream entry; raises Malformed for anything faas did not write."""
+        try:
+            head_line, newline, body = raw[b"m"].partition(b"\n")
+            head = json.loads(head_line)
+            if not newline or not isinstance(head, dict):
+                raise ValueError("the m field is not a JSON header line and a body")
+            message = cls(
+                call_id=_text(head["id"]),
+                function=_text(head["fn"]),
+                method=_text(head.get("m", "POST")),
+                target=_text(head.get("t", "")).encode("latin-1"),
+                query=_text(head.get("q", "")).encode("latin-1"),
+                headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in head.get("h", [])],
+                body=body,
+                created=float(raw.get(b"c", b"0")),
+                attempt=int(raw.get(b"a", b"0")),
+                platform_failures=int(raw.get(b"p", b"0")),
+                callback=_text(head.get("cb", "")),
+                kind=CallKind(head.get("k", "async")),
+                entry_id=entry_id,
+            )
+        except (KeyError, ValueError, TypeError, AttributeError, RecursionError) as exc:
+            problem = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise Malformed(
+                f"stream entry {entry_id} is not a faas call: {problem[:200]}"
+            ) from None
+        if not (message.call_id and message.function):
+            raise Malformed(f"stream entry {entry_id} is not a faas call: no call id or function")
+        return message
 
     def next_attempt(self, *, counted: bool) -> Message:
         if counted:
@@ -100,11 +113,25 @@ class Message:
         return replace(self, platform_failures=self.platform_failures + 1, entry_id="")
 
 
+class Malformed(ValueError):
+    """A stream entry that is not a message faas wrote (someone XADDed to faas:calls)."""
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
 def unpack(raw: dict[bytes, bytes]) -> tuple[dict[str, Any], bytes]:
-    """The JSON header and the body of a message's `m` field."""
+    """The JSON header and the body of a message's `m` field; ({}, b"") for a malformed one
+    (dead letters keep malformed entries for inspection)."""
     head, _, body = raw.get(b"m", b"{}").partition(b"\n")
-    decoded: dict[str, Any] = json.loads(head)
-    return decoded, body
+    try:
+        decoded = json.loads(head)
+    except (ValueError, RecursionError):
+        return {}, b""
+    return (decoded, body) if isinstance(decoded, dict) else ({}, b"")
 
 
 def body_view(body: bytes, content_type: str = "") -> dict[str, Any]:
@@ -117,7 +144,7 @@ def body_view(body: bytes, content_type: str = "") -> dict[str, Any]:
 
 def record_view(call_id: str, raw: dict[bytes, bytes]) -> dict[str, Any]:
     """The call record as the status API shows it."""
-    r = {k.decode(): v for k, v in raw.items()}
+    r = {k.decode("utf-8", "replace"): v for k, v in raw.items()}
     text = {k: v.decode("utf-8", "replace") for k, v in r.items() if k != "result_body"}
 
     def number(key: str) -> float | None:

@@ -75,7 +75,12 @@ local raw = found[1][2]
 local m = ''
 for i = 1, #raw, 2 do if raw[i] == 'm' then m = raw[i + 1] end end
 local nl = string.find(m, '\\n', 1, true)
-local head = cjson.decode(string.sub(m, 1, nl - 1))
+local ok, head = false, nil
+if nl then ok, head = pcall(cjson.decode, string.sub(m, 1, nl - 1)) end
+if not (ok and type(head) == 'table' and type(head['id']) == 'string'
+        and type(head['fn']) == 'string') then
+  return redis.error_reply('MALFORMED the dead letter is not a faas call')
+end
 local t = redis.call('TIME')
 local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
 redis.call('XADD', KEYS[2], '*', 'c', now, 'a', '0', 'p', '0', 'm', m)
@@ -89,7 +94,7 @@ redis.call('PERSIST', record)
 return head['id']
 """
 
-# A batch of attempt outcomes, atomically: ops are encoded by `_encode` below.
+# A batch of attempt outcomes, atomically: ops are encoded by `faas.queue.ops.encode`.
 APPLY = """
 local group, prefix, suffix = ARGV[1], ARGV[2], ARGV[3]
 local i = 4

@@ -4,6 +4,8 @@ triggers and callbacks in the background."""
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,9 @@ from faas.queue.triggers import Triggers
 from faas.registry.catalog import Catalog
 from faas.registry.store import Registry
 from faas.settings import Settings
+from faas.supervised import Supervisor
+
+log = logging.getLogger(__name__)
 
 # Read by the gateway, not for the function: the contract strips HOP_BY_HOP again on delivery.
 _NOT_STORED = HOP_BY_HOP | {b"idempotency-key", b"x-callback-url"}
@@ -42,8 +47,11 @@ class QueueService:
         invoker: Invoker,
         settings: Settings,
         gateway_id: str,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.settings = settings
+        # One per gateway when the composition root passes it; the queue's own otherwise.
+        self.supervisor = supervisor or Supervisor()
         self.store = QueueStore(client)
         self.policy = RetryPolicy(
             max_attempts=settings.async_max_attempts,
@@ -66,6 +74,7 @@ class QueueService:
             policy=self.policy,
             visibility=settings.async_visibility_timeout,
             result_ttl=settings.async_result_ttl,
+            supervisor=self.supervisor,
         )
         self.triggers = Triggers(
             self.store,
@@ -75,6 +84,7 @@ class QueueService:
             name=gateway_id,
             policy=self.policy,
             visibility=settings.async_visibility_timeout,
+            supervisor=self.supervisor,
         )
 
     async def start(self) -> None:
@@ -119,7 +129,9 @@ class QueueService:
         idempotency = None
         if idempotency_key is not None:
             _check_key(idempotency_key)
-            digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
+            # Scoped per function: two functions' callers may pick the same key.
+            scoped = function.encode() + b"\0" + idempotency_key.encode()
+            digest = hashlib.sha256(scoped).hexdigest()
             fingerprint = hashlib.sha256(
                 b"\0".join([function.encode(), method.encode(), target, query, body])
             ).hexdigest()
@@ -147,7 +159,19 @@ class QueueService:
 
     async def call(self, call_id: str) -> dict[str, Any] | None:
         raw = await self.store.record(call_id)
-        return record_view(call_id, raw) if raw else None
+        if not raw:
+            return None
+        try:
+            return record_view(call_id, raw)
+        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+            # Written by something else than faas: say so rather than answer 500.
+            log.warning("call record %s cannot be read: %s", call_id, exc)
+            problem = f"the call's record in Redis cannot be read ({type(exc).__name__})"
+            return {
+                "call_id": call_id,
+                "status": "unknown",
+                "error": {"code": "corrupt_record", "message": problem},
+            }
 
     async def dead_letters(
         self, function: str | None, limit: int, before: str = "+"
@@ -183,9 +207,9 @@ def dead_letter_view(
         "kind": head.get("k", CallKind.ASYNC.value),
         "reason": text.get("reason", ""),
         "error": {"code": text.get("code", ""), "message": text.get("error", "")},
-        "attempts": int(text.get("attempts", "0") or 0),
-        "created_at": float(text.get("c", "0") or 0),
-        "dead_at": float(text.get("dead_at", "0") or 0),
+        "attempts": int(_number(text.get("attempts"))),
+        "created_at": _number(text.get("c")),
+        "dead_at": _number(text.get("dead_at")),
     }
     if text.get("stream"):
         view["source"] = {"stream": text["stream"], "entry": text.get("entry", "")}
@@ -199,4 +223,15 @@ def dead_letter_view(
         }
         if head.get("cb"):
             view["callback_url"] = head["cb"]
+        if text.get("raw"):  # an entry faas did not write: its fields, as found
+            view["raw"] = text["raw"]
     return view
+
+
+def _number(text: str | None) -> float:
+    """A number field of a dead letter; 0 when absent or not a number (written by hand)."""
+    try:
+        value = float(text or 0)
+    except ValueError:
+        return 0.0
+    return value if math.isfinite(value) else 0.0

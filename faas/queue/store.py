@@ -18,69 +18,27 @@ own stream, which faas acknowledges but never trims or deletes from.
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
 import redis.exceptions
 
 from faas import keys
-from faas.errors import CallNotFound, IdempotencyConflict, QueueFull
-from faas.queue.records import CallStatus, Message, unpack
+from faas.errors import BadRequest, CallNotFound, IdempotencyConflict, QueueFull
+from faas.queue.ops import Op, encode
+from faas.queue.records import CallStatus, Malformed, Message, unpack
 from faas.queue.scripts import APPLY, CLAIM_OWN, DEAD, ENQUEUE, MOVE_DUE, REDRIVE
 from faas.registry.store import translated
 
+log = logging.getLogger(__name__)
+
 Entry = tuple[str, dict[bytes, bytes]]
 RedisClient = aioredis.Redis  # for the queue's other modules, which never import redis
-
-
-@dataclass
-class Start:
-    """An attempt begins: the record says running."""
-
-    message: Message
-    fields: dict[str, Any]
-
-
-@dataclass
-class Finish:
-    """Succeeded or failed for good: ack and delete the entry, store the result."""
-
-    message: Message
-    fields: dict[str, Any]
-    ttl: float
-
-
-@dataclass
-class Retry:
-    """Ack and delete the entry; park the next attempt until `due`."""
-
-    message: Message
-    next: Message
-    due: float
-    fields: dict[str, Any]
-
-
-@dataclass
-class Dead:
-    """Ack and delete the entry; append it to the dead-letter stream with its reason."""
-
-    message: Message
-    fields: dict[str, Any]
-    meta: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Update:
-    """Fields of a call record (callback outcome)."""
-
-    call_id: str
-    fields: dict[str, Any]
-
-
-Op = Start | Finish | Retry | Dead | Update
+MAX_RAW = 4096  # characters of a malformed entry kept in its dead letter
 
 
 class QueueStore:
@@ -161,7 +119,8 @@ class QueueStore:
                     raise
                 await self.ensure_group()  # Redis lost its data (restart without AOF, flush)
                 return []
-        return [Message.from_fields(_text(i), f) for _, entries in answer or [] for i, f in entries]
+        entries = [(_text(i), f) for _, batch in answer or [] for i, f in batch]
+        return [m for m, _ in await self._decode([(i, f, 1) for i, f in entries])]
 
     async def reclaim(
         self, consumer: str, min_idle: float, count: int
@@ -173,7 +132,40 @@ class QueueStore:
         entries = await self.reclaim_entries(
             keys.CALLS, keys.CALLS_GROUP, consumer, min_idle, count
         )
-        return [(Message.from_fields(i, f), n) for i, f, n in entries]
+        return await self._decode(entries)
+
+    async def _decode(
+        self, entries: list[tuple[str, dict[bytes, bytes], int]]
+    ) -> list[tuple[Message, int]]:
+        """Messages of the calls stream; entries faas did not write go to the dead letters
+        (one log line each), so one bad XADD never stops a consumer."""
+        out: list[tuple[Message, int]] = []
+        for entry_id, fields, deliveries in entries:
+            try:
+                out.append((Message.from_fields(entry_id, fields), deliveries))
+            except Malformed as exc:
+                log.warning("%s; moved to the dead letters", exc)
+                await self._bury(entry_id, fields, str(exc))
+        return out
+
+    async def _bury(self, entry_id: str, fields: dict[bytes, bytes], problem: str) -> None:
+        raw = {k.decode("latin-1"): v.decode("latin-1") for k, v in fields.items()}
+        letter = {
+            "reason": "malformed",
+            "code": "malformed_entry",
+            "error": problem,
+            "attempts": "0",
+            "dead_at": repr(time.time()),
+            "stream": keys.CALLS,
+            "entry": entry_id,
+            "raw": json.dumps(raw)[:MAX_RAW],
+        }
+        async with translated("dead-letter a malformed entry"):
+            pipe = self.redis.pipeline(transaction=True)
+            pipe.xadd(keys.DEAD_LETTERS, _m(letter))
+            pipe.xack(keys.CALLS, keys.CALLS_GROUP, entry_id)
+            pipe.xdel(keys.CALLS, entry_id)
+            await pipe.execute()
 
     async def reclaim_entries(
         self, stream: str, group: str, consumer: str, min_idle: float, count: int
@@ -228,7 +220,7 @@ class QueueStore:
         """Write a batch of attempt outcomes atomically (one script call)."""
         args: list[Any] = [keys.CALLS_GROUP, keys.CALL_PREFIX, keys.RETRY_SUFFIX]
         for op in ops:
-            args += _encode(op)
+            args += encode(op)
         async with translated("record call outcomes"):
             await self._apply(keys=[keys.CALLS, keys.CALLS_DELAYED, keys.DEAD_LETTERS], args=args)
 
@@ -314,7 +306,12 @@ class QueueStore:
                 call_id = await self._redrive(
                     keys=[keys.DEAD_LETTERS, keys.CALLS], args=[entry_id, keys.CALL_PREFIX]
                 )
-            except redis.exceptions.ResponseError:
+            except redis.exceptions.ResponseError as exc:
+                if str(exc).startswith("MALFORMED"):
+                    raise BadRequest(
+                        f"dead letter {entry_id} was never a faas call (reason: malformed): "
+                        "it cannot be redriven; its fields are under `raw`"
+                    ) from None
                 call_id = None
         if not call_id:
             raise CallNotFound(
@@ -369,28 +366,6 @@ class QueueStore:
 
 def now() -> float:
     return time.time()
-
-
-def _encode(op: Op) -> list[Any]:
-    """An op as `_APPLY` reads it: code, call id, entry id, record fields, then per code."""
-    if isinstance(op, Update):
-        return ["U", op.call_id, "", *_pairs(op.fields)]
-    message = op.message
-    head = [message.call_id, message.entry_id, *_pairs(op.fields)]
-    if isinstance(op, Start):
-        return ["S", message.call_id, "", *_pairs(op.fields)]
-    if isinstance(op, Finish):
-        return ["F", *head, max(1, int(op.ttl))]
-    if isinstance(op, Retry):
-        return ["R", *head, repr(op.due), *_pairs(op.next.fields())]
-    return ["D", *head, *_pairs({**op.message.fields(), **op.meta})]
-
-
-def _pairs(fields: dict[str, Any]) -> list[Any]:
-    out: list[Any] = [len(fields)]
-    for key, value in fields.items():
-        out += [key, value]
-    return out
 
 
 def _m(fields: dict[str, Any]) -> dict[Any, Any]:

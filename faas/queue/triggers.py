@@ -47,6 +47,7 @@ from faas.queue.records import CallKind, Message
 from faas.queue.retry import Failure, FailureKind, RetryPolicy, classify_error, classify_status
 from faas.queue.store import QueueStore
 from faas.registry.store import FunctionRecord, Registry
+from faas.supervised import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def failed_items(body: bytes, ids: set[str]) -> set[str]:
     """Ids a 2xx answer lists in batchItemFailures; all of them when the list is malformed."""
     try:
         answer = json.loads(body) if body else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         return set()
     if not isinstance(answer, dict) or "batchItemFailures" not in answer:
         return set()
@@ -118,7 +119,9 @@ class Triggers:
         visibility: float,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
+        supervisor: Supervisor | None = None,
     ) -> None:
+        self.supervisor = supervisor or Supervisor()
         self.store = store
         self.registry = registry
         self.invoker = invoker
@@ -135,8 +138,8 @@ class Triggers:
 
     async def start(self) -> None:
         self._loops = [
-            asyncio.create_task(self._refresh_loop(), name="faas-triggers"),
-            asyncio.create_task(self._cron_loop(), name="faas-cron"),
+            self.supervisor.spawn("triggers", self._refresh_loop()),
+            self.supervisor.spawn("cron", self._cron_loop()),
         ]
 
     async def stop(self) -> None:
@@ -194,7 +197,10 @@ class Triggers:
                 tick, grace = cron.next, min(60.0, cron.schedule.period)
                 cron.next = cron.schedule.next_tick(now)
                 if now - tick <= grace:
-                    await self._fire(function, index, cron.schedule, tick)
+                    try:
+                        await self._fire(function, index, cron.schedule, tick)
+                    except Exception:  # one bad tick must not end every schedule
+                        log.exception("cron tick of %s failed", function)
             soonest = min((c.next for c in self._crons.values()), default=now + 1.0)
             await asyncio.sleep(min(1.0, max(0.01, soonest - self._clock())))
 

@@ -7,7 +7,8 @@ import contextlib
 import logging
 
 from faas.errors import Unavailable
-from faas.queue.store import Op, QueueStore
+from faas.queue.ops import Op
+from faas.queue.store import QueueStore
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,9 @@ import pytest
 
 from faas import keys
 from faas.errors import CallNotFound, IdempotencyConflict, QueueFull
+from faas.queue.ops import Dead, Finish, Retry, Start
 from faas.queue.records import Message, unpack
-from faas.queue.store import Dead, Finish, QueueStore, Retry, Start
+from faas.queue.store import QueueStore
 from faas.registry.store import connect
 from tests.conftest import RedisServer
 

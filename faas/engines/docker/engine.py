@@ -9,7 +9,13 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from faas.engines.base import ContainerConfig, ContainerEvent, ContainerState, ManagedContainer
+from faas.engines.base import (
+    Capacity,
+    ContainerConfig,
+    ContainerEvent,
+    ContainerState,
+    ManagedContainer,
+)
 from faas.engines.docker.backend import DockerBackend
 
 T = TypeVar("T")
@@ -30,6 +36,10 @@ class DockerEngine:
 
     async def ping(self) -> None:
         await self._run(self._backend.ping)
+
+    async def capacity(self) -> Capacity:
+        info = await self._run(self._backend.info)
+        return Capacity(cpus=int(info.get("NCPU") or 0), memory=int(info.get("MemTotal") or 0))
 
     async def create(self, config: ContainerConfig) -> str:
         return await self._run(self._backend.create_container, config)

@@ -1,0 +1,354 @@
+"""`GET /openapi.json`: the gateway's HTTP API as OpenAPI 3.0, and `GET /docs`: a page that
+renders it with no asset from the internet. tests/integration/test_openapi.py keeps the document
+true: every route the app serves is in it and nothing else, and a fuzz run over it gets no 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.params import MAX_SINCE, MAX_TAIL
+
+NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+ANY_METHOD = ("get", "post", "put", "patch", "delete", "head", "options")
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    body = schema or {"type": "object"}
+    return {"description": description, "content": {"application/json": {"schema": body}}}
+
+
+def _path(name: str, description: str, pattern: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+FUNCTION = _path("name", "the function's name", NAME)
+SUBPATH = _path("path", "the rest of the path, passed to the handler as event.path")
+ENTRY = _path("id", "a dead letter's id, like 1700000000000-0")
+BAD, MISSING = _error("bad request: the message names the field"), _error("no such function")
+UNAVAILABLE = _error("Docker or Redis unavailable")
+
+
+def _call(summary: str, *, asynchronous: bool) -> dict[str, Any]:
+    responses: dict[str, Any] = {"400": BAD, "404": MISSING, "413": _error("body too large")}
+    if asynchronous:
+        responses["202"] = _json("queued durably", {"$ref": "#/components/schemas/Queued"})
+        responses["422"] = _error("the Idempotency-Key was used for another request")
+    else:
+        responses["default"] = {"description": "the function's own answer"}
+        responses.update({"429": _error("at the scale limit"), "502": _error("crashed"),
+                          "504": _error("timed out")})  # fmt: skip
+    return {
+        "summary": summary,
+        "requestBody": {"required": False, "content": {"*/*": {"schema": {}}}},
+        "responses": responses,
+    }
+
+
+def _calls(prefix: str, asynchronous: bool) -> dict[str, dict[str, Any]]:
+    verb = "Queue a call of" if asynchronous else "Call"
+    methods = ("post",) if asynchronous else ANY_METHOD
+    paths = {}
+    for suffix, params in (("", [FUNCTION]), ("/{path}", [FUNCTION, SUBPATH])):
+        item: dict[str, Any] = {"parameters": params}
+        for method in methods:
+            item[method] = _call(f"{verb} the function", asynchronous=asynchronous)
+        paths[f"{prefix}/{{name}}{suffix}"] = item
+    return paths
+
+
+MANIFEST = {
+    "type": "object",
+    "required": ["name"],
+    "description": "faas.yaml as JSON (see the README); unknown fields are refused",
+    "properties": {
+        "name": {"type": "string", "pattern": NAME, "maxLength": 63},
+        "handler": {"type": "string"},
+        "timeout": {"oneOf": [{"type": "string"}, {"type": "number"}]},
+        "memory": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+        "cpus": {"type": "number", "minimum": 0.01, "maximum": 64},
+        "concurrency": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "scale": {
+            "type": "object",
+            "properties": {"min": {"type": "integer"}, "max": {"type": "integer"}},
+        },
+        "keep_alive": {"oneOf": [{"type": "string"}, {"type": "number"}]},
+        "environment": {"type": "object", "additionalProperties": {"type": "string"}},
+        "network": {"type": "boolean"},
+        "triggers": {"type": "array", "items": {"type": "object"}},
+    },
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {"title": "faas gateway", "version": "1", "description": "faas's own HTTP API."},
+    "paths": {
+        **_calls("/function", asynchronous=False),
+        **_calls("/async-function", asynchronous=True),
+        "/system/functions": {
+            "get": {
+                "summary": "Every function's record",
+                "responses": {
+                    "200": _json("records", {"type": "array", "items": {"type": "object"}}),
+                    "503": UNAVAILABLE,
+                },
+            },
+            "post": {
+                "summary": "Register or update a function (used by faas deploy)",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["manifest", "image"],
+                                "properties": {
+                                    "manifest": MANIFEST,
+                                    "image": {"type": "string"},
+                                    "code_hash": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json("updated"),
+                    "201": _json("registered"),
+                    "400": BAD,
+                    "503": UNAVAILABLE,
+                },
+            },
+        },
+        "/system/function/{name}": {
+            "parameters": [FUNCTION],
+            "get": {
+                "summary": "One function's record",
+                "responses": {"200": _json("the record"), "404": MISSING},
+            },
+            "delete": {
+                "summary": "Remove a function and its containers",
+                "responses": {"200": _json("removed"), "404": MISSING},
+            },
+        },
+        "/system/function/{name}/pool": {
+            "parameters": [FUNCTION],
+            "post": {
+                "summary": "Drain, pause or pre-start the function's containers",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["action"],
+                                "properties": {
+                                    "action": {"enum": ["drain", "pause", "prestart"]},
+                                    "count": {"type": "integer", "minimum": 1, "maximum": 100},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {"200": _json("what was done"), "400": BAD, "404": MISSING},
+            },
+        },
+        "/system/logs/{name}": {
+            "parameters": [FUNCTION],
+            "get": {
+                "summary": "The function's log lines, each tagged with its call id",
+                "parameters": [
+                    _query(
+                        "tail",
+                        "only the last N lines",
+                        {"type": "integer", "minimum": 0, "maximum": MAX_TAIL},
+                    ),
+                    _query(
+                        "since",
+                        "only lines after this epoch time",
+                        {"type": "number", "minimum": 0, "maximum": MAX_SINCE},
+                    ),
+                ],
+                "responses": {"200": _json("lines"), "400": BAD, "404": MISSING},
+            },
+        },
+        "/system/calls/{call_id}": {
+            "parameters": [_path("call_id", "the call's id (X-Call-Id)")],
+            "get": {
+                "summary": "A call's status, attempts, timings and result",
+                "responses": {"200": _json("the call's record"), "404": _error("no such call")},
+            },
+        },
+        "/system/dead-letters": {
+            "get": {
+                "summary": "Dead letters, newest first",
+                "parameters": [
+                    _query("function", "only this function's", {"type": "string", "pattern": NAME}),
+                    _query(
+                        "limit",
+                        "at most this many",
+                        {"type": "integer", "minimum": 1, "maximum": 1000},
+                    ),
+                    _query(
+                        "before",
+                        "the page after this id",
+                        {"type": "string", "pattern": r"^[0-9]+(-[0-9]+)?$"},
+                    ),
+                ],
+                "responses": {"200": _json("dead letters"), "400": BAD},
+            },
+        },
+        "/system/dead-letters/redrive": {
+            "post": {
+                "summary": "Queue every dead letter (of one function) again",
+                "parameters": [
+                    _query("function", "only this function's", {"type": "string", "pattern": NAME})
+                ],
+                "responses": {"200": _json("the new calls")},
+            },
+        },
+        "/system/dead-letters/{id}": {
+            "parameters": [ENTRY],
+            "get": {
+                "summary": "One dead letter with its request",
+                "responses": {
+                    "200": _json("the dead letter"),
+                    "404": _error("no such dead letter"),
+                },
+            },
+        },
+        "/system/dead-letters/{id}/redrive": {
+            "parameters": [ENTRY],
+            "post": {
+                "summary": "Queue one dead letter again",
+                "responses": {
+                    "202": _json("queued", {"$ref": "#/components/schemas/Queued"}),
+                    "404": _error("no such dead letter"),
+                },
+            },
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "summary": "200 when Docker, Redis and every background loop are well",
+                "responses": {"200": _json("healthy"), "503": _error("what is not")},
+            }
+        },
+        "/openapi.json": {
+            "get": {"summary": "This document", "responses": {"200": _json("OpenAPI 3.0")}}
+        },
+        "/docs": {
+            "get": {
+                "summary": "This document as a page",
+                "responses": {
+                    "200": {
+                        "description": "HTML",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+    },
+    "components": {
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                    }
+                },
+            },
+            "Queued": {
+                "type": "object",
+                "required": ["call_id"],
+                "properties": {"call_id": {"type": "string"}},
+            },
+        }
+    },
+}
+# PUT is OpenFaaS's spelling of an update; both register or update.
+DOCUMENT["paths"]["/system/functions"]["put"] = DOCUMENT["paths"]["/system/functions"]["post"]
+
+_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>faas gateway API</title>
+<style>body{font:15px/1.4 system-ui,sans-serif;margin:2em;max-width:60em}
+code{background:#f3f3f3;padding:0 .3em}h2{margin-top:1.5em}li{margin:.2em 0}</style></head>
+<body><h1>faas gateway API</h1><p>The machine-readable document: <a href="/openapi.json">
+/openapi.json</a>.</p><div id="api"></div>
+<script>
+const api = __DOCUMENT__;
+const root = document.getElementById("api");
+for (const [path, item] of Object.entries(api.paths)) {
+  const h = document.createElement("h2"); h.textContent = path; root.appendChild(h);
+  const ul = document.createElement("ul"); root.appendChild(ul);
+  for (const [method, op] of Object.entries(item)) {
+    if (method === "parameters") continue;
+    const li = document.createElement("li");
+    const params = [...(item.parameters || []), ...(op.parameters || [])]
+      .map(p => p.name + " (" + p.in + ")").join(", ");
+    li.textContent = method.toUpperCase() + " " + op.summary +
+      (params ? " [" + params + "]" : "") + " -> " + Object.keys(op.responses).join(", ");
+    ul.appendChild(li);
+  }
+}
+</script></body></html>
+"""
+
+
+async def openapi_json(request: Request) -> Response:
+    return JSONResponse(DOCUMENT)
+
+
+async def docs(request: Request) -> Response:
+    document = json.dumps(DOCUMENT).replace("</", "<\\/")  # inside <script>
+    return HTMLResponse(_PAGE.replace("__DOCUMENT__", document))
+
+
+OPENAPI_ROUTES = [
+    Route("/openapi.json", openapi_json, methods=["GET"]),
+    Route("/docs", docs, methods=["GET"]),
+]
