@@ -27,7 +27,7 @@ class Context:
         self.settings = settings
 
     def client(self, timeout: float = 60.0) -> GatewayClient:
-        return GatewayClient(self.settings.gateway_url, timeout=timeout)
+        return GatewayClient(self.settings.gateway_url, timeout=timeout, settings=self.settings)
 
 
 pass_ctx = click.make_pass_decorator(Context)
