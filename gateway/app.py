@@ -26,6 +26,7 @@ from faas.registry.catalog import Catalog
 from faas.registry.store import Registry, connect
 from faas.settings import Settings
 from gateway.async_routes import ASYNC_ROUTES, AsyncCalls
+from gateway.auth import RequireCredentials, control_plane_password
 from gateway.calls import FunctionCalls
 from gateway.errors import HANDLERS
 from gateway.routes import ROUTES
@@ -94,7 +95,9 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
             log.info("gateway %s stopped; its containers are removed", gateway_id)
 
     app = Starlette(routes=ASYNC_ROUTES + ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)
-    return FunctionCalls(AsyncCalls(app))
+    # Credentials guard the Starlette part only: the call paths in front of it stay open.
+    control_plane = RequireCredentials(app, control_plane_password(settings))
+    return FunctionCalls(AsyncCalls(control_plane))
 
 
 async def _start(

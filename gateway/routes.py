@@ -17,6 +17,7 @@ from faas.pool.invoker import Invoker
 from faas.pool.lifecycle import Lifecycle
 from faas.pool.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from faas.registry.store import FunctionRecord
+from gateway.auth import authenticated
 from gateway.errors import error_response
 
 _STRIPPED = frozenset((b"content-length", b"connection", b"keep-alive", b"transfer-encoding"))
@@ -137,6 +138,10 @@ async def healthz(request: Request) -> Response:
         check("docker", lifecycle.ping()),
         check("redis", state.registry.ping()),
     )
+    if not authenticated(request.scope):  # open to anyone: the verdict, nothing behind it
+        if problems:
+            return error_response(503, "unhealthy", "unhealthy")
+        return JSONResponse({"status": "ok"})
     if problems:
         return error_response(503, "unhealthy", "; ".join(f"{k}: {v}" for k, v in problems.items()))
     gateway_id = lifecycle.gateway_id
