@@ -225,6 +225,10 @@ class Gateway:
     def client(self) -> GatewayClient:
         return GatewayClient(self.url, settings=self.settings)
 
+    def cli_env(self) -> dict[str, str]:
+        """What the `faas` CLI needs to drive this gateway: its URL and its home's credentials."""
+        return {"FAAS_GATEWAY": self.url, "FAAS_HOME": str(self.home)}
+
 
 @pytest.fixture
 def make_gateway(
