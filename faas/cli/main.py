@@ -387,6 +387,25 @@ def dead_letters_redrive(
         click.echo("nothing to redrive")
 
 
+# -- credentials ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def auth() -> None:
+    """The control plane's credentials (README: Trust model)."""
+
+
+@auth.command()
+@pass_ctx
+def rotate(ctx: Context) -> None:
+    """Replace the password with a new one; running gateways keep the old one until restarted."""
+    from faas import credentials
+
+    credentials.rotate(ctx.settings)
+    click.echo(f"new password in {ctx.settings.password_file}")
+    click.echo("restart the gateways to use it: faas down && faas up")
+
+
 # -- images --------------------------------------------------------------------------------------
 
 
