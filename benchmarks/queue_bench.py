@@ -45,10 +45,11 @@ sys.path.insert(0, str(REPO))
 
 from faas import keys  # noqa: E402
 from faas.build.images import build_function_image  # noqa: E402
+from faas.client import GatewayClient  # noqa: E402
 from faas.engines.docker import DockerBackend  # noqa: E402
 from faas.manifest.spec import load_manifest  # noqa: E402
 from faas.queue.records import Message  # noqa: E402
-from faas.settings import DEFAULT_BASE_IMAGE  # noqa: E402
+from faas.settings import DEFAULT_BASE_IMAGE, Settings  # noqa: E402
 
 NOOP = REPO / "benchmarks" / "functions" / "noop"
 
@@ -281,11 +282,12 @@ def baseline(python: str, kind: str, url: str, n: int, work: Path) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def deploy(url: str, base_image: str) -> None:
+def deploy(url: str, home: Path, base_image: str) -> None:
+    """Register the no-op function with the credentials the gateways created in `home`."""
     spec = load_manifest(NOOP)
     built = build_function_image(DockerBackend(), NOOP, spec.name, base_image=base_image)
-    body = {"manifest": spec.to_manifest(), "image": built.tag, "code_hash": built.code_hash}
-    httpx.post(url + "/system/functions", json=body, trust_env=False).raise_for_status()
+    with GatewayClient(url, settings=Settings(home=home)) as client:
+        client.register(spec.to_manifest(), built.tag, built.code_hash)
 
 
 def main() -> None:
@@ -307,7 +309,7 @@ def main() -> None:
         stack.start_redis()
         db = redis.Redis(port=stack.redis_port)
         front = stack.gateway(FAAS_ASYNC_WORKERS="0")  # W2 and Q1: no consumer competing
-        deploy(front, base_image)
+        deploy(front, work, base_image)
         consumer = stack.gateway()
         for _ in range(20):
             httpx.post(front + "/function/noop", trust_env=False)

@@ -26,9 +26,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from faas import keys
+from faas import credentials, keys
+from faas.client import ControlPlaneAuth
 from faas.engines.base import ContainerConfig
 from faas.engines.docker import DockerBackend
+from faas.settings import Settings
 from faas_bench.stats import Summary, summarize
 
 ONE_SHOT = (
@@ -120,14 +122,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
     gateway = os.environ.get("FAAS_GATEWAY", "http://127.0.0.1:8080")
+    password = credentials.find(Settings.from_env())  # what `faas up` created
+    auth = ControlPlaneAuth(password, gateway) if password else None
     local = threading.local()
 
     def client() -> httpx.Client:
         if not hasattr(local, "client"):
-            local.client = httpx.Client(base_url=gateway, timeout=60, trust_env=False)
+            local.client = httpx.Client(base_url=gateway, timeout=60, trust_env=False, auth=auth)
         return local.client  # type: ignore[no-any-return]
 
-    image = httpx.get(f"{gateway}/system/function/record-vote", timeout=10).json()["image"]
+    image = client().get("/system/function/record-vote", timeout=10).json()["image"]
     backend = DockerBackend()
     network = os.environ.get("FAAS_FUNCTION_NETWORK", "faas")
     redis_url = os.environ.get("FAAS_FUNCTION_REDIS_URL") or _function_redis_url(backend, network)

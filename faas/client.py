@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from faas import credentials
 from faas.errors import FaasError, StackError
+from faas.settings import Settings
+
+# Function calls: open on the gateway, and passed through to the function with their headers.
+CALL_PREFIXES = ("/function/", "/async-function/")
 
 
 class GatewayError(FaasError):
@@ -82,13 +88,45 @@ class AsyncCalls:
         return list(self._json("POST", "/system/dead-letters/redrive", params=params)["redriven"])
 
 
+class ControlPlaneAuth(httpx.Auth):
+    """Adds the credentials to control plane requests only: a function call never carries
+    them, since the gateway hands a call's headers to the function's code."""
+
+    def __init__(self, password: str, base_url: str = "") -> None:
+        self._header = credentials.basic_authorization(password)
+        base = urlsplit(base_url).path.rstrip("/")
+        self._calls = tuple(base + prefix for prefix in CALL_PREFIXES)
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if not request.url.path.startswith(self._calls):
+            request.headers.setdefault("Authorization", self._header)
+        yield request
+
+
 class GatewayClient(AsyncCalls):
+    """The gateway's API; credentials come from `settings` (default: the FAAS_* environment)
+    the way the gateway finds them, so the CLI needs no login step."""
+
     def __init__(
-        self, url: str, timeout: float = 60.0, transport: httpx.BaseTransport | None = None
+        self,
+        url: str,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        settings = settings or Settings.from_env()
+        password = credentials.find(settings)
+        self._password_source = (
+            "FAAS_ADMIN_PASSWORD" if settings.admin_password else str(settings.password_file)
+        )
+        self._sends_password = password is not None
         self._http = httpx.Client(
-            base_url=self.url, timeout=timeout, trust_env=False, transport=transport
+            base_url=self.url,
+            timeout=timeout,
+            trust_env=False,
+            transport=transport,
+            auth=ControlPlaneAuth(password, self.url) if password is not None else None,
         )
 
     def close(self) -> None:
@@ -112,9 +150,24 @@ class GatewayClient(AsyncCalls):
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.request(method, path, **kwargs)
+        if response.status_code == 401:
+            raise self._refused()
         if response.status_code >= 400:
             raise error_from(response)
         return response.json()
+
+    def _refused(self) -> GatewayError:
+        if self._sends_password:
+            reason = (
+                f"the gateway at {self.url} refused the password from {self._password_source}: "
+                "it was started with another one (another FAAS_HOME or FAAS_ADMIN_PASSWORD?)"
+            )
+        else:
+            reason = (
+                f"the gateway at {self.url} needs credentials and there are none at "
+                f"{self._password_source}: `faas up` creates them, or set FAAS_ADMIN_PASSWORD"
+            )
+        return GatewayError(401, "unauthorized", reason)
 
     def health(self) -> dict[str, Any]:
         response = self.request("GET", "/healthz")

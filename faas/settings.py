@@ -62,6 +62,12 @@ class Settings:
     function_redis_url: str = field(default="", metadata={"env": "FAAS_FUNCTION_REDIS_URL"})
     build_ca_bundle: str = field(default="", metadata={"env": "FAAS_BUILD_CA_BUNDLE"})
     log_level: str = field(default="info", metadata={"env": "FAAS_LOG_LEVEL"})
+    # Credentials of the control plane (see faas.credentials); FAAS_AUTH=off for throwaway use.
+    auth: bool = field(default=True, metadata={"env": "FAAS_AUTH"})
+    admin_password: str = field(default="", repr=False, metadata={"env": "FAAS_ADMIN_PASSWORD"})
+    admin_password_file: Path | None = field(
+        default=None, metadata={"env": "FAAS_ADMIN_PASSWORD_FILE"}
+    )
     # The pool (see faas.pool and faas.invoker).
     queue_timeout: float = field(default=10.0, metadata={"env": "FAAS_QUEUE_TIMEOUT"})
     pause_after: float = field(default=30.0, metadata={"env": "FAAS_PAUSE_AFTER"})
@@ -113,6 +119,11 @@ class Settings:
         """Host directory holding one bind-mounted subdirectory (with a socket) per container."""
         return self.socket_dir or self.home / "sockets"
 
+    @property
+    def password_file(self) -> Path:
+        """Where the control plane's password is kept (created when missing)."""
+        return self.admin_password_file or self.home / "admin-password"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from FAAS_* variables; a bad value raises ConfigError naming it."""
@@ -122,6 +133,8 @@ class Settings:
             "port": int,
             "home": lambda v: Path(v).expanduser(),
             "socket_dir": lambda v: Path(v).expanduser() if v else None,
+            "auth": _boolean,
+            "admin_password_file": lambda v: Path(v).expanduser(),
             "max_body": parse_size,
             "ready_timeout": parse_duration,
             "queue_timeout": parse_duration,

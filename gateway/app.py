@@ -28,6 +28,7 @@ from faas.registry.store import Registry, connect
 from faas.settings import Settings
 from faas.supervised import Supervisor
 from gateway.async_routes import ASYNC_ROUTES, AsyncCallApp
+from gateway.auth import RequireCredentials, control_plane_password
 from gateway.errors import HANDLERS
 from gateway.routes import ROUTES
 from gateway.sync_calls import SyncCallApp
@@ -93,7 +94,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             log.info("gateway %s stopped; its containers are removed", gateway_id)
 
     app = Starlette(routes=ASYNC_ROUTES + ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)
-    return SyncCallApp(AsyncCallApp(app))
+    # Credentials guard the Starlette part only: the call paths in front of it stay open.
+    control_plane = RequireCredentials(app, control_plane_password(settings))
+    return SyncCallApp(AsyncCallApp(control_plane))
 
 
 async def _deploy_folders(

@@ -20,9 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from faas import keys
+from faas import credentials, keys
 from faas.build.images import BuiltImage, build_function_image
-from faas.client import GatewayClient
+from faas.client import ControlPlaneAuth, GatewayClient
 from faas.engines.base import ManagedContainer
 from faas.engines.docker import DockerBackend
 from faas.engines.fake import FakeEngine
@@ -158,7 +158,9 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 class Gateway:
-    """A real `python -m gateway` process on a free port."""
+    """A real `python -m gateway` process on a free port. `http` and `client()` carry the
+    credentials of its FAAS_HOME (created before it starts, as `faas up` does), on control
+    plane routes only."""
 
     def __init__(
         self, redis_url: str, home: Path, socket_dir: Path, extra_env: dict[str, str]
@@ -180,7 +182,10 @@ class Gateway:
             **extra_env,
         }
         self.process: subprocess.Popen[bytes] | None = None
-        self.http = httpx.Client(base_url=self.url, timeout=60, trust_env=False)
+        self.settings = Settings.from_env(self.env)
+        self.password = credentials.ensure(self.settings) if self.settings.auth else None
+        auth = ControlPlaneAuth(self.password, self.url) if self.password else None
+        self.http = httpx.Client(base_url=self.url, timeout=60, trust_env=False, auth=auth)
 
     def start(self) -> Gateway:
         with open(self.log, "ab") as log:
@@ -218,7 +223,11 @@ class Gateway:
         self.process = None
 
     def client(self) -> GatewayClient:
-        return GatewayClient(self.url)
+        return GatewayClient(self.url, settings=self.settings)
+
+    def cli_env(self) -> dict[str, str]:
+        """What the `faas` CLI needs to drive this gateway: its URL and its home's credentials."""
+        return {"FAAS_GATEWAY": self.url, "FAAS_HOME": str(self.home)}
 
 
 @pytest.fixture

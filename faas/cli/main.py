@@ -28,7 +28,7 @@ class Context:
         self.settings = settings
 
     def client(self, timeout: float = 60.0) -> GatewayClient:
-        return GatewayClient(self.settings.gateway_url, timeout=timeout)
+        return GatewayClient(self.settings.gateway_url, timeout=timeout, settings=self.settings)
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -426,6 +426,25 @@ def dead_letters_redrive(
         click.echo(f"{letter_id} -> queued {call_id}")
     if not pairs:
         click.echo("nothing to redrive")
+
+
+# -- credentials ---------------------------------------------------------------------------------
+
+
+@cli.group()
+def auth() -> None:
+    """The control plane's credentials (README: Trust model)."""
+
+
+@auth.command()
+@pass_ctx
+def rotate(ctx: Context) -> None:
+    """Replace the password with a new one; running gateways keep the old one until restarted."""
+    from faas import credentials
+
+    credentials.rotate(ctx.settings)
+    click.echo(f"new password in {ctx.settings.password_file}")
+    click.echo("restart the gateways to use it: faas down && faas up")
 
 
 # -- images --------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from faas import keys
+from faas import credentials, keys
 from faas.client import GatewayClient
 from faas.engines.base import ContainerConfig
 from faas.engines.docker import DockerBackend
@@ -84,6 +84,8 @@ class Stack:
     def up(self, workers: int = 0) -> StackStatus:
         """Start what is not running; `workers` extra gateways add queue consumers."""
         self.home.mkdir(parents=True, exist_ok=True)
+        if self.settings.auth:  # before any gateway starts: they and the CLI read the same file
+            credentials.ensure(self.settings)
         self.backend.ping()
         bridge_ip = self.backend.ensure_network(self.settings.function_network)
         redis_url = self._start_redis(bridge_ip)
@@ -169,7 +171,7 @@ class Stack:
         port = (parts.port or 80) + index
         url = f"http://{host}:{port}"
         pidfile, logfile = self._gateway_files(index)
-        if _read_pid(pidfile) is not None and _gateway_answers(url):
+        if _read_pid(pidfile) is not None and _gateway_answers(url, self.settings):
             self.echo(f"gateway already running at {url}")
             return
         redis_port = urlsplit(redis_url).port or 6379
@@ -179,6 +181,7 @@ class Stack:
             FAAS_PORT=str(port),
             FAAS_BIND=",".join([host] + ([bridge_ip] if bridge_ip else [])),
             FAAS_REDIS_URL=redis_url,
+            FAAS_ADMIN_PASSWORD_FILE=str(self.settings.password_file),
         )
         if bridge_ip:
             env.setdefault("FAAS_FUNCTION_GATEWAY_URL", f"http://{bridge_ip}:{port}")
@@ -195,7 +198,11 @@ class Stack:
                 start_new_session=True,
             )
         pidfile.write_text(str(process.pid))
-        if not _wait(lambda: process.poll() is None and _gateway_answers(url), START_TIMEOUT):
+
+        def ready() -> bool:
+            return process.poll() is None and _gateway_answers(url, self.settings)
+
+        if not _wait(ready, START_TIMEOUT):
             tail = logfile.read_text(errors="replace").splitlines()[-15:]
             self._stop_gateways()
             raise StackError(f"the gateway did not become healthy at {url}:\n" + "\n".join(tail))
@@ -266,10 +273,10 @@ class Stack:
             pid = _read_pid(self.redis_pidfile)
             containers = self.backend.list_managed({keys.LABEL_ROLE: keys.ROLE_REDIS})
             how = f"process {pid}" if pid else ("container" if containers else "not running")
-        gateway_ok = _gateway_answers(url)
+        gateway_ok = _gateway_answers(url, self.settings)
         functions = 0
         if gateway_ok:
-            with GatewayClient(url, timeout=5) as client:
+            with GatewayClient(url, timeout=5, settings=self.settings) as client:
                 functions = len(client.functions())
         return StackStatus(
             self.settings.redis_url,
@@ -358,9 +365,9 @@ def _redis_answers(url: str) -> bool:
     return asyncio.run(ping())
 
 
-def _gateway_answers(url: str) -> bool:
+def _gateway_answers(url: str, settings: Settings) -> bool:
     try:
-        with GatewayClient(url, timeout=2) as client:
+        with GatewayClient(url, timeout=2, settings=settings) as client:
             client.health()
         return True
     except FaasError:

@@ -42,7 +42,9 @@ def test_one_command_gives_the_table_json_markdown_and_charts(
     args += ["--burst", "2", "-c", "4", "--trace", str(trace), "-q", "-o", str(out)]
 
     started = time.monotonic()
-    done = CliRunner().invoke(cli, ["--gateway", gateway.url, "bench", "noop", *args])
+    done = CliRunner(env=gateway.cli_env()).invoke(
+        cli, ["--gateway", gateway.url, "bench", "noop", *args]
+    )
     took = time.monotonic() - started
 
     assert done.exit_code == 0, f"{done.output}\n{done.exception!r}"
@@ -98,7 +100,9 @@ def test_generic_mode_without_a_generic_pool_is_not_available_and_w5_says_so(
     out = tmp_path / "out"
     args = ["-m", "generic", "-m", "prewarm", "--rounds", "1", "--calls", "2", "-q", "-o", str(out)]
 
-    done = CliRunner().invoke(cli, ["--gateway", gateway.url, "bench", "noop", *args])
+    done = CliRunner(env=gateway.cli_env()).invoke(
+        cli, ["--gateway", gateway.url, "bench", "noop", *args]
+    )
 
     assert done.exit_code == 0, f"{done.output}\n{done.exception!r}"
     data = json.loads((out / "results.json").read_text())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -50,7 +52,8 @@ def test_deploy_invoke_list_describe_logs_remove(
             "    return os.environ['PREFIX'] + event.text().upper()\n"
         ),
     )
-    env = {"FAAS_GATEWAY": url, "FAAS_BASE_IMAGE": base_image}
+    # The gateway's home holds its credentials: the CLI finds them there, no login step.
+    env = {**gateway.cli_env(), "FAAS_BASE_IMAGE": base_image}
 
     deployed = faas("deploy", str(folder), env=env)
     assert deployed.returncode == 0, deployed.stderr
@@ -145,6 +148,14 @@ def test_up_is_idempotent_and_down_leaves_nothing(
         second = faas("up", env=env)
         assert second.returncode == 0 and "already running" in second.stdout
         assert faas("status", env=env).returncode == 0
+        # `faas up` made the credentials, for this user only; the CLI uses them unasked.
+        password_file = tmp_path / "home" / "admin-password"
+        assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+        refused = httpx.get(f"http://127.0.0.1:{port}/system/functions")
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"] == 'Basic realm="faas"'
+        admin = ("admin", password_file.read_text().strip())
+        assert httpx.get(f"http://127.0.0.1:{port}/system/functions", auth=admin).status_code == 200
 
         assert faas("deploy", "-q", str(REPO / "functions" / "hello"), env=env).returncode == 0
         cold = httpx.post(f"http://127.0.0.1:{port}/function/hello", content=b"world")
@@ -152,11 +163,15 @@ def test_up_is_idempotent_and_down_leaves_nothing(
         assert cold.text == "Hello, world!\n"
         assert (cold.headers["x-faas-start"], warm.headers["x-faas-start"]) == ("cold", "warm")
 
-        # network: true reaches the gateway and the stack's Redis from inside its container
+        # network: true reaches the gateway and the stack's Redis from inside its container,
+        # but not the control plane: functions are given no credentials
         netcheck = str(REPO / "tests" / "fixtures" / "functions" / "netcheck")
         assert faas("deploy", "-q", netcheck, env=env).returncode == 0
-        reached = httpx.post(f"http://127.0.0.1:{port}/function/netcheck", timeout=30)
-        assert reached.json() == {"gateway": 200, "redis": "+PONG"}, reached.text
+        reached = httpx.post(f"http://127.0.0.1:{port}/function/netcheck", timeout=30).json()
+        environment = reached.pop("environment")
+        assert reached == {"gateway": 200, "system": 401, "redis": "+PONG"}
+        assert environment["FAAS_GATEWAY_URL"].endswith(f":{port}")
+        assert admin[1] not in json.dumps(environment)
     finally:
         down = faas("down", env=env)
     assert down.returncode == 0, down.stderr

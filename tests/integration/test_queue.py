@@ -261,7 +261,7 @@ def test_cli_async_wait_and_dead_letters(
 ) -> None:
     gateway = make_gateway(**FAST_RETRIES)
     deploy(gateway, ECHO)
-    env = {"FAAS_GATEWAY": gateway.url}
+    env = gateway.cli_env()  # its URL and its home, where the CLI finds the credentials
     queued = faas("invoke", "echo", "--async", "--path", "text", env=env)
     assert queued.returncode == 0, queued.stderr
     call_id = queued.stdout.strip()

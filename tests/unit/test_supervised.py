@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 
 from faas.supervised import Supervisor
+from gateway.auth import AUTHENTICATED
 from gateway.routes import healthz
 
 
@@ -24,6 +25,7 @@ def _healthz(supervisor: Supervisor) -> tuple[int, dict[str, Any]]:
         "queue": SimpleNamespace(supervisor=supervisor),
     }
     scope = {"type": "http", "method": "GET", "path": "/healthz", "headers": [], "state": state}
+    scope[AUTHENTICATED] = True  # the detail is for the control plane only
     response = asyncio.run(healthz(Request(scope)))
     return response.status_code, json.loads(bytes(response.body))
 
