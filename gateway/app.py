@@ -7,7 +7,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -38,9 +38,15 @@ HEARTBEAT_TTL = 10.0  # a gateway silent this long is dead: its containers may b
 RECONCILE_EVERY = 2  # heartbeat rounds: a crashed gateway's containers go within ~TTL + 6 s
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> ASGIApp:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    runtime_image: Callable[[], Awaitable[tuple[str, str] | None]] | None = None,
+) -> ASGIApp:
     """Build the gateway; `settings` default to the FAAS_* environment, `engine` to the local
-    Docker Engine (a test passes a fake one). Image builds always use Docker."""
+    Docker Engine (a test passes a fake one), `runtime_image` (the generic runtime image's tag
+    and its base image's id, or None) to a Docker build. Other image builds always use Docker."""
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager
@@ -53,10 +59,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         stack = _StackId()
         lifecycle = Lifecycle(engine or DockerEngine(backend), settings, gateway_id, stack.get)
 
-        async def runtime_image() -> tuple[str, str] | None:
+        async def docker_runtime_image() -> tuple[str, str] | None:
             return await asyncio.to_thread(_runtime_image, backend, settings.base_image)
 
-        generic = GenericPool(lifecycle, settings, time.monotonic, runtime_image)
+        generic = GenericPool(
+            lifecycle, settings, time.monotonic, runtime_image or docker_runtime_image
+        )
         invoker = Invoker(lifecycle, settings, generic=generic, archive_logs=registry.archive_logs)
         maintenance = Maintenance(invoker)
         catalog = Catalog(registry)
