@@ -44,17 +44,15 @@ def run(scenario: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
     return asyncio.run(bounded())
 
 
-async def until(
-    condition: Callable[[], Awaitable[T] | T], timeout: float = 10.0, what: str = ""
-) -> T:
+async def until(condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> Any:
     """Poll `condition` (sync or async) until it returns something truthy; return that."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
-        if asyncio.iscoroutine(value):
+        if isinstance(value, Awaitable):
             value = await value
         if value:
-            return value  # type: ignore[return-value]
+            return value
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout}s: {what or condition}")
         await asyncio.sleep(0.01)
@@ -77,11 +75,11 @@ class _Lifespan:
         self.state: dict[str, Any] = {}
         self._inbox: asyncio.Queue[Message] = asyncio.Queue()
         self._outbox: asyncio.Queue[Message] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Future[None] | None = None
 
     async def startup(self) -> None:
         scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": self.state}
-        self._task = asyncio.create_task(self.app(scope, self._inbox.get, self._outbox.put))
+        self._task = asyncio.ensure_future(self.app(scope, self._inbox.get, self._outbox.put))
         await self._step("lifespan.startup")
 
     async def shutdown(self) -> None:
@@ -92,7 +90,7 @@ class _Lifespan:
     async def _step(self, message: str) -> None:
         assert self._task is not None
         await self._inbox.put({"type": message})
-        answer = asyncio.ensure_future(self._outbox.get())
+        answer: asyncio.Future[Any] = asyncio.ensure_future(self._outbox.get())
         await asyncio.wait([answer, self._task], return_when=asyncio.FIRST_COMPLETED)
         if not answer.done():
             answer.cancel()
@@ -195,7 +193,7 @@ class FakeGateway:
         arrives after this one."""
         mark = str(next(self._marks))
         self._reads[mark] = read = asyncio.Event()
-        task = asyncio.create_task(self.call(name, path, **{_READ_MARK: mark}, **headers))
+        task = asyncio.create_task(self.call(name, path, b"", **{_READ_MARK: mark}, **headers))
         read_all = asyncio.ensure_future(read.wait())
         await asyncio.wait([task, read_all], return_when=asyncio.FIRST_COMPLETED)
         read_all.cancel()

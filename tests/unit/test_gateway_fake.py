@@ -4,6 +4,7 @@ prewarm), queueing at scale.max, the memory budget, redeploys and the system API
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 from pathlib import Path
 
@@ -153,7 +154,7 @@ def test_a_redeploy_drains_old_instances_and_no_old_code_answers(
             finished = await in_flight  # drained, not killed
             assert (finished.status_code, finished.text) == (200, "slept")
             for container in old:
-                await until(lambda c=container: _gone(stack, c), what="old instances removed")
+                await until(functools.partial(_gone, stack, container), what="old removed")
             assert not set(old) & set(await gw.container_ids("tricks"))
 
     run(scenario)
