@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -132,5 +133,54 @@ def test_a_stopping_gateway_hands_unfinished_calls_to_another(stack: Stack) -> N
             assert record["status"] == "succeeded", record
             assert record["gateway"] == second.gateway_id != stopped
             assert record["executions"] == 2  # at least once: the interrupted run, then this
+
+    run(scenario)
+
+
+class CallbackReceiver:
+    """A local HTTP endpoint that keeps what is POSTed to it and answers 204."""
+
+    def __init__(self) -> None:
+        self.received: asyncio.Queue[tuple[dict[str, str], bytes]] = asyncio.Queue()
+        self.url = ""
+
+    async def __aenter__(self) -> CallbackReceiver:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/done"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")[1:]
+        headers = {k.lower(): v for k, _, v in (line.partition(": ") for line in head if line)}
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        await self.received.put((headers, body))
+        writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+
+def test_the_result_is_posted_to_the_callback_url(stack: Stack) -> None:
+    async def scenario() -> None:
+        async with CallbackReceiver() as receiver, stack.gateway(callback_allow_private=True) as gw:
+            await gw.register("echo")
+            response = await gw.http.post(
+                "/async-function/echo/text", headers={"X-Callback-Url": receiver.url}
+            )
+            call_id = response.json()["call_id"]
+            headers, body = await asyncio.wait_for(receiver.received.get(), 10)
+            assert body == b"plain text"
+            assert headers["x-call-id"] == call_id
+            assert headers["x-function-status"] == "200"
+            assert headers["x-faas-call-status"] == "succeeded"
+
+            async def delivered() -> bool:
+                record = (await gw.http.get(f"/system/calls/{call_id}")).json()
+                return bool(record.get("callback", {}).get("status") == "delivered")
+
+            await until(delivered, what="the delivery recorded")
 
     run(scenario)
