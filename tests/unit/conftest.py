@@ -15,8 +15,15 @@ from tests.unit.fake_gateway import Stack
 
 
 @pytest.fixture
-def stack(fake_engine: FakeEngine, redis_server: RedisServer, tmp_path: Path) -> Iterator[Stack]:
-    """The fake engine, a flushed Redis and short folders for gateways of one test."""
+def stack(
+    fake_engine: FakeEngine,
+    redis_server: RedisServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Stack]:
+    """The fake engine, a flushed Redis and short folders for gateways of one test. Docker is
+    out of reach: a gateway that used it would fail the test."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     redis_server.flush()
     sockets = Path(tempfile.mkdtemp(prefix="fg-", dir="/tmp"))  # sun_path is 108 bytes
     yield Stack(fake_engine, redis_server.url, tmp_path, sockets)
