@@ -190,3 +190,30 @@ def test_the_system_api_lists_logs_and_removes_functions(stack: Stack) -> None:
 
 async def _gone(stack: Stack, container_id: str) -> bool:
     return not (await stack.engine.state(container_id)).exists
+
+
+def test_bad_requests_are_refused_before_reaching_an_instance(stack: Stack) -> None:
+    async def scenario() -> None:
+        async with stack.gateway(max_body=1024) as gw:
+            await gw.register("echo")
+            stack.engine.calls.clear()
+            too_large = await gw.call("echo", "/", b"x" * 2048)
+            assert too_large.status_code == 413
+            assert too_large.json()["error"]["code"] == "payload_too_large"
+            forced = await gw.call("echo", x_faas_force="warm")
+            assert forced.status_code == 400 and "X-Faas-Force" in forced.text
+            assert (await gw.call("Not_A_Name")).status_code == 404
+            queued = await gw.http.post("/async-function/echo", content=b"x" * 2048)
+            assert queued.status_code == 413
+            assert stack.engine.calls == []  # no instance was started for any of them
+
+            key = {"Idempotency-Key": "order-1"}
+            first = await gw.http.post("/async-function/echo", content=b"a", headers=key)
+            replay = await gw.http.post("/async-function/echo", content=b"a", headers=key)
+            assert replay.json() == first.json()
+            assert replay.headers["idempotent-replayed"] == "true"
+            other = await gw.http.post("/async-function/echo", content=b"b", headers=key)
+            assert other.status_code == 422
+            assert other.json()["error"]["code"] == "idempotency_conflict"
+
+    run(scenario)
