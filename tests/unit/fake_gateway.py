@@ -127,6 +127,13 @@ class FakeGateway:
 
         await self._lifespan.app(scope, receive_and_tell, send)
 
+    async def start(self) -> None:
+        await self._lifespan.startup()
+
+    async def stop(self) -> None:
+        await self.http.aclose()
+        await self._lifespan.shutdown()
+
     @property
     def gateway_id(self) -> str:
         return str(self._lifespan.state["lifecycle"].gateway_id)
@@ -189,8 +196,8 @@ class FakeGateway:
     async def call_in_background(
         self, name: str, path: str = "/", **headers: str
     ) -> asyncio.Task[httpx.Response]:
-        """Send a call on a task and return once the gateway has read all of it: a later call
-        arrives after this one."""
+        """Send a call on a task; return once the gateway has read all of it (the pool decides
+        for it before the gateway awaits anything else), so a call sent next is decided after."""
         mark = str(next(self._marks))
         self._reads[mark] = read = asyncio.Event()
         task = asyncio.create_task(self.call(name, path, b"", **{_READ_MARK: mark}, **headers))
@@ -241,9 +248,8 @@ class Stack:
         runtime_image = self.runtime_image() if settings.get("generic_pool") else None
         app = create_app(self.settings(**settings), engine=self.engine, runtime_image=runtime_image)
         gateway = FakeGateway(self.engine, app)
-        await gateway._lifespan.startup()
+        await gateway.start()
         try:
             yield gateway
         finally:
-            await gateway.http.aclose()
-            await gateway._lifespan.shutdown()
+            await gateway.stop()
