@@ -7,7 +7,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -36,9 +36,15 @@ from gateway.sync_calls import SyncCallApp
 log = logging.getLogger("gateway")
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> ASGIApp:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    runtime_image: Callable[[], Awaitable[tuple[str, str] | None]] | None = None,
+) -> ASGIApp:
     """Build the gateway; `settings` default to the FAAS_* environment, `engine` to the local
-    Docker Engine (a test passes a fake one). Image builds always use Docker."""
+    Docker Engine (a test passes a fake one), `runtime_image` (the generic runtime image's tag
+    and its base image's id, or None) to a Docker build. Other image builds always use Docker."""
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager
@@ -53,10 +59,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             engine or DockerEngine(backend), settings, gateway_id, heartbeat.stack_id
         )
 
-        async def runtime_image() -> tuple[str, str] | None:
+        async def docker_runtime_image() -> tuple[str, str] | None:
             return await asyncio.to_thread(_runtime_image, backend, settings.base_image)
 
-        generic = GenericPool(lifecycle, settings, time.monotonic, runtime_image)
+        generic = GenericPool(
+            lifecycle, settings, time.monotonic, runtime_image or docker_runtime_image
+        )
         invoker = Invoker(lifecycle, settings, generic=generic, archive_logs=registry.archive_logs)
         catalog = Catalog(registry)
         loops = Supervisor()  # every background loop: one that dies turns /healthz red

@@ -144,8 +144,12 @@ class Triggers:
 
     async def stop(self) -> None:
         tasks = self._loops + [task for _, task in self._streams.values()]
-        for task in tasks:
-            task.cancel()
+        # Cancelled again until they end: on Python 3.11 a cancel that lands as a Redis call
+        # completes is lost inside asyncio.wait_for (CPython gh-86296), and a loop would go on.
+        while pending := [task for task in tasks if not task.done()]:
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=0.1)
         await asyncio.gather(*tasks, return_exceptions=True)
         self._streams.clear()
 
