@@ -537,9 +537,9 @@ def test_summaries_match_the_stats_module() -> None:
 
 
 def test_faas_without_faas_bench_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    from faas.cli import main
+    from faas.cli import group
 
-    monkeypatch.setattr(main, "_add_ons", dict)  # as if faas-bench were not installed
+    monkeypatch.setattr(group, "_add_ons", dict)  # as if faas-bench were not installed
     done = CliRunner().invoke(cli, ["bench", "noop", "--rounds", "3"])
     assert done.exit_code == 1
     assert done.output.strip().splitlines() == [

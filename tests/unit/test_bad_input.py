@@ -9,7 +9,7 @@ import math
 import pytest
 from starlette.requests import Request
 
-from faas.cli.main import _headers
+from faas.cli.functions import parse_headers as _headers
 from faas.errors import BadRequest, FunctionNotFound, ManifestError
 from faas.manifest.spec import check_name, parse_manifest, validate_name
 from faas.queue.callbacks import CallbackSender, check_url, refused

@@ -1,0 +1,261 @@
+"""`faas deploy/list/describe/invoke/logs/remove`: functions through the gateway's API."""
+
+from __future__ import annotations
+
+import base64
+import re
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from faas.cli.group import Context, cli, pass_ctx, table
+from faas.client import error_from
+from faas.errors import BadRequest
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
+
+# -- functions -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-q", "--quiet", is_flag=True, help="Do not show build progress.")
+@pass_ctx
+def deploy(ctx: Context, paths: tuple[Path, ...], quiet: bool) -> None:
+    """Build each function folder's image (unchanged code is not rebuilt) and register it."""
+    from faas.build.folder import build_folder
+    from faas.engines.docker import DockerBackend
+
+    backend = DockerBackend()
+    with ctx.client() as client:
+        for path in paths:
+            click.echo(f"building {path}")
+            spec, built = build_folder(
+                backend,
+                path,
+                ctx.settings,
+                progress=(lambda line: None) if quiet else (lambda line: click.echo(f"  {line}")),
+            )
+            record = client.register(spec.to_manifest(), built.tag, built.code_hash)
+            verb = "deployed" if record.get("version", 1) == 1 else "updated"
+            click.echo(f"{verb} {spec.name} ({built.tag}): {record['url']}")
+
+
+@cli.command("list")
+@pass_ctx
+def list_(ctx: Context) -> None:
+    """List deployed functions with their containers and counters."""
+    with ctx.client() as client:
+        records = client.functions()
+    if not records:
+        click.echo("no functions deployed (see `faas deploy`)")
+        return
+    rows = [["NAME", "IMAGE", "SCALE", "READY", "BUSY", "PAUSED", "CALLS", "COLD", "URL"]]
+    for r in records:
+        c = r.get("containers", {})
+        scale = r["config"]["scale"]
+        rows.append(
+            [
+                r["name"],
+                r["image"],
+                f"{scale['min']}-{scale['max']}",
+                str(c.get("ready", 0)),
+                str(c.get("busy", 0)),
+                str(c.get("paused", 0)),
+                str(r.get("calls", 0)),
+                str(r.get("starts", {}).get("cold", 0)),
+                r["url"],
+            ]
+        )
+    table(rows)
+
+
+@cli.command()
+@click.argument("name")
+@pass_ctx
+def describe(ctx: Context, name: str) -> None:
+    """Show one function: config, image, containers, counters."""
+    with ctx.client() as client:
+        r = client.function(name)
+    cfg = r["config"]
+    click.echo(f"name:         {r['name']}")
+    click.echo(f"url:          {r['url']}")
+    click.echo(f"image:        {r['image']}")
+    click.echo(f"handler:      {cfg['handler']}")
+    click.echo(f"timeout:      {cfg['timeout']}   memory: {cfg['memory']}   cpus: {cfg['cpus']}")
+    click.echo(
+        f"scale:        min {cfg['scale']['min']}, max {cfg['scale']['max']}   "
+        f"concurrency: {cfg['concurrency']}   keep_alive: {cfg['keep_alive']}"
+    )
+    click.echo(f"network:      {'yes' if cfg['network'] else 'no'}")
+    containers = ", ".join(f"{k} {v}" for k, v in r.get("containers", {}).items()) or "none"
+    click.echo(f"containers:   {containers}")
+    generic = r.get("generic")
+    if generic:
+        if generic["eligible"]:
+            spares = f"cold calls load into a generic runtime ({generic['spares']} ready)"
+        else:
+            spares = f"not used: {generic['reason']}"
+        click.echo(f"generic:      {spares}")
+    starts = ", ".join(f"{k} {v}" for k, v in r.get("starts", {}).items())
+    click.echo(f"calls:        {r.get('calls', 0)} ({r.get('errors', 0)} errors; starts: {starts})")
+    click.echo(f"version:      {r.get('version', 1)} (updated {time.ctime(r['updated_at'])})")
+
+
+@cli.command()
+@click.argument("name")
+@click.option(
+    "-d", "--data", default="", help="Request body, or @FILE to read it from a file (@- for stdin)."
+)
+@click.option(
+    "-H", "--header", "headers", multiple=True, metavar="K:V", help="Request header (repeatable)."
+)
+@click.option("-X", "--method", default="POST", show_default=True, help="HTTP method.")
+@click.option("--path", default="", help="Path after /function/NAME.")
+@click.option("--async", "is_async", is_flag=True, help="Queue the call and print its call id.")
+@click.option("--wait", is_flag=True, help="With --async: follow the call, print its result.")
+@click.option("--idempotency-key", metavar="KEY", help="With --async: queue KEY's call only once.")
+@click.option("--callback", metavar="URL", help="With --async: POST the result to URL.")
+@click.option("-i", "--include", is_flag=True, help="Print the status line and response headers.")
+@pass_ctx
+def invoke(
+    ctx: Context,
+    name: str,
+    data: str,
+    headers: tuple[str, ...],
+    method: str,
+    path: str,
+    is_async: bool,
+    wait: bool,
+    idempotency_key: str | None,
+    callback: str | None,
+    include: bool,
+) -> None:
+    """Call a function and print its response; exit 1 when it answers with an error status."""
+    body = _read_data(data)
+    if is_async or wait:
+        extra = parse_headers(headers)
+        if idempotency_key:
+            extra["Idempotency-Key"] = idempotency_key
+        if callback:
+            extra["X-Callback-Url"] = callback
+        _invoke_async(ctx, name, body, method.upper(), path, extra, wait)
+        return
+    with ctx.client() as client:
+        response = client.invoke(
+            name, body, method=method.upper(), path=path, headers=parse_headers(headers)
+        )
+    if response.status_code >= 400 and "x-faas-start" not in response.headers:
+        raise error_from(response)  # the gateway's own error, not the function's answer
+    if include:
+        click.echo(f"HTTP {response.status_code} {response.reason_phrase}", err=True)
+        for key, value in response.headers.items():
+            click.echo(f"{key}: {value}", err=True)
+        click.echo("", err=True)
+    sys.stdout.buffer.write(response.content)
+    sys.stdout.flush()
+    if response.status_code >= 400:
+        sys.exit(1)
+
+
+def _invoke_async(
+    ctx: Context,
+    name: str,
+    body: bytes,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    wait: bool,
+) -> None:
+    with ctx.client() as client:
+        call_id = client.invoke_async(name, body, method=method, path=path, headers=headers)
+        if not wait:
+            click.echo(call_id)
+            return
+        click.echo(f"queued {call_id}", err=True)
+        record = client.wait_call(
+            call_id, lambda r: click.echo(f"{r['status']} (attempt {r['attempts']})", err=True)
+        )
+    result = record.get("result") or {}
+    status = record["status"]
+    reason = record.get("dead_letter", {}).get("reason")
+    summary = f"{status}{f' ({reason})' if reason else ''}: HTTP {result.get('status', '-')}"
+    click.echo(summary + f", {record['attempts']} attempt(s), call {call_id}", err=True)
+    if record.get("error") and status != "succeeded":
+        click.echo(f"error: {record['error']['message']}", err=True)
+    if result:
+        encoded = str(result.get("body", ""))
+        raw = (
+            base64.b64decode(encoded)
+            if result.get("body_encoding") == "base64"
+            else encoded.encode()
+        )
+        sys.stdout.buffer.write(raw)
+        sys.stdout.flush()
+    if status != "succeeded":
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+@click.option("--tail", type=int, default=None, help="Only the last N lines.")
+@pass_ctx
+def logs(ctx: Context, name: str, follow: bool, tail: int | None) -> None:
+    """Print the function's container logs; each line carries its call id."""
+    with ctx.client() as client:
+        result = client.logs(name, tail=tail)
+        for line in result["lines"]:
+            click.echo(line)
+        since = float(result["now"])
+        while follow:
+            time.sleep(1.0)
+            result = client.logs(name, since=since)
+            for line in result["lines"]:
+                click.echo(line)
+            since = float(result["now"])
+
+
+@cli.command()
+@click.argument("name")
+@pass_ctx
+def remove(ctx: Context, name: str) -> None:
+    """Unregister a function and remove its containers."""
+    with ctx.client() as client:
+        client.remove(name)
+    click.echo(f"removed {name}")
+
+
+# -- input -------------------------------------------------------------------------------------
+
+
+def _read_data(data: str) -> bytes:
+    if not data.startswith("@"):
+        return data.encode()
+    if data == "@-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(data[1:]).read_bytes()
+    except OSError as exc:
+        raise BadRequest(f"--data {data}: cannot read the file: {exc.strerror}") from None
+
+
+def parse_headers(values: tuple[str, ...]) -> dict[str, str]:
+    """`-H NAME:VALUE` options; HTTP carries only ASCII names (tokens) and printable values."""
+    out: dict[str, str] = {}
+    for value in values:
+        key, sep, rest = value.partition(":")
+        key, rest = key.strip(), rest.strip()
+        if not sep or not _HEADER_NAME.fullmatch(key):
+            raise BadRequest(
+                f"-H {value!r}: expected NAME:VALUE, NAME in ASCII letters, digits, '-'"
+            )
+        if not (rest.isascii() and (rest.isprintable() or not rest)):
+            raise BadRequest(
+                f"-H {value!r}: header values must be printable ASCII "
+                "(percent-encode or base64 other text)"
+            )
+        out[key] = rest
+    return out
