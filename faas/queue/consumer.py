@@ -18,22 +18,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from typing import Any
 
 from faas.contracts.base import CallRequest
 from faas.errors import FaasError, FunctionNotFound, Unavailable
 from faas.pool.invoker import CallResult, Invoker
-from faas.queue.callbacks import CallbackSender, result_headers
-from faas.queue.ops import Dead, Finish, Op, Retry, Start, Update
+from faas.queue.callbacks import CallbackSender
+from faas.queue.ops import Op, Retry, Start, Update
+from faas.queue.outcomes import batch_failure, callback_message, dead_op, settle
 from faas.queue.records import CallKind, CallStatus, Message
 from faas.queue.retry import (
-    Action,
     Failure,
     FailureKind,
     RetryPolicy,
@@ -49,7 +47,6 @@ log = logging.getLogger(__name__)
 
 READ_BATCH = 128
 BLOCK_MS = 500
-MAX_RESULT = 1024 * 1024  # bytes of a function's answer kept in the call record
 REDELIVERY_LIMIT = 10  # an entry whose consumers kept dying is dead-lettered after this
 
 
@@ -241,7 +238,7 @@ class AsyncConsumer:
                 "and was never run",
                 504,
             )
-            return self._dead(m, "expired", expired, counted=False), None, expired
+            return dead_op(m, "expired", expired, False, self._clock()), None, expired
         result: CallResult | None = None
         failure: Failure | None
         try:
@@ -272,64 +269,13 @@ class AsyncConsumer:
                 log.exception("async call %s failed in the gateway", m.call_id)
             failure = classify_error(exc)
         now = self._clock()
-        decision = self.policy.decide(
-            failure,
-            attempt=m.attempt,
-            platform_failures=m.platform_failures,
-            age=now - m.created,
-            rand=self._rand,
-        )
-        fields = _outcome_fields(result, failure, now)
-        fields["attempts"] = m.attempt + int(decision.counted)
-        if decision.action is Action.SUCCEED or decision.action is Action.FAIL:
-            status = (
-                CallStatus.SUCCEEDED if decision.action is Action.SUCCEED else CallStatus.FAILED
-            )
-            fields["status"] = status.value
-            return Finish(m, fields, self.result_ttl), result, failure
-        if decision.action is Action.RETRY:
-            due = now + decision.delay
-            fields.update(status=CallStatus.QUEUED.value, next_attempt_at=repr(due))
-            return Retry(m, m.next_attempt(counted=decision.counted), due, fields), result, failure
-        assert failure is not None
-        return self._dead(m, decision.reason, failure, decision.counted, fields), result, failure
-
-    def _dead(
-        self,
-        m: Message,
-        reason: str,
-        failure: Failure,
-        counted: bool,
-        fields: dict[str, Any] | None = None,
-    ) -> Dead:
-        now = self._clock()
-        fields = fields or _outcome_fields(None, failure, now)
-        attempts = m.attempt + int(counted)
-        fields.update(status=CallStatus.DEAD.value, reason=reason, attempts=attempts)
-        meta = {
-            "reason": reason,
-            "code": failure.code,
-            "error": failure.message[:2000],
-            "attempts": str(attempts),
-            "dead_at": repr(now),
-        }
-        return Dead(m, fields, meta)
+        op = settle(m, result, failure, self.policy, now, self._rand, self.result_ttl)
+        return op, result, failure
 
     def _callback(
         self, m: Message, op: Op, result: CallResult | None, failure: Failure | None
     ) -> None:
-        started = float(op.fields.get("started_at") or m.created)
-        if result is not None:
-            code, body = result.status, result.body
-            content_type = _header(result.headers, "content-type") or "application/octet-stream"
-        else:
-            code = failure.status if failure else 500
-            error = {"code": failure.code, "message": failure.message} if failure else {}
-            body, content_type = json.dumps({"error": error}).encode(), "application/json"
-        headers = result_headers(
-            m.call_id, m.function, code, self._clock() - started, str(op.fields.get("status"))
-        )
-        headers["Content-Type"] = content_type
+        headers, body = callback_message(m, op, result, failure, self._clock())
 
         def done(fields: dict[str, str]) -> None:
             self.writer.submit(Update(m.call_id, fields), wait=False)
@@ -390,7 +336,8 @@ class AsyncConsumer:
                 "stopped each time",
                 500,
             )
-            self.writer.submit(self._dead(message, "redelivered", failure, False), wait=False)
+            dead = dead_op(message, "redelivered", failure, False, self._clock())
+            self.writer.submit(dead, wait=False)
             return
         await self._accept(message, self._clock())
 
@@ -409,46 +356,3 @@ class AsyncConsumer:
             self._due.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._due.wait(), wait)
-
-
-def batch_failure(body: bytes) -> Failure | None:
-    """A redriven trigger item: a 2xx that lists batchItemFailures still failed."""
-    try:
-        answer = json.loads(body)
-    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
-        return None
-    if isinstance(answer, dict) and answer.get("batchItemFailures"):
-        return Failure(
-            FailureKind.FUNCTION, "batch_item_failure", "the function reported the item failed", 500
-        )
-    return None
-
-
-def _outcome_fields(
-    result: CallResult | None, failure: Failure | None, now: float
-) -> dict[str, Any]:
-    fields: dict[str, Any] = {"finished_at": repr(now), "next_attempt_at": ""}
-    if result is not None:
-        body = result.body
-        fields.update(
-            result_status=result.status,
-            result_headers=json.dumps(
-                {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in result.headers}
-            ),
-            result_body=body[:MAX_RESULT],
-            result_truncated="1" if len(body) > MAX_RESULT else "",
-            start=result.start.value,
-            timings=json.dumps({k: round(v, 3) for k, v in result.timings.items()}),
-        )
-    if failure is not None:
-        fields.update(error_code=failure.code, error=failure.message[:2000])
-    else:
-        fields.update(error_code="", error="")
-    return fields
-
-
-def _header(headers: list[tuple[bytes, bytes]], name: str) -> str:
-    for key, value in headers:
-        if key.decode("latin-1").lower() == name:
-            return value.decode("latin-1")
-    return ""

@@ -13,7 +13,7 @@ from faas.cli.functions import parse_headers as _headers
 from faas.errors import BadRequest, FunctionNotFound, ManifestError
 from faas.manifest.spec import check_name, parse_manifest, validate_name
 from faas.queue.callbacks import CallbackSender, check_url, refused
-from faas.queue.consumer import batch_failure
+from faas.queue.outcomes import batch_failure
 from faas.queue.triggers import failed_items
 from faas.units import parse_duration, parse_size
 from gateway.params import image_reference, number, stream_id, whole_number
