@@ -45,10 +45,8 @@ imports `faas.runtime` in 13 (`-I` instead of `-S` costs 2-25 ms more, site and 
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import builtins
-import contextlib
 import os
 import secrets
 import shutil
@@ -61,7 +59,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from faas import keys
 from faas.engines.base import (
     Capacity,
     ContainerConfig,
@@ -70,7 +67,15 @@ from faas.engines.base import (
     Engine,
     ManagedContainer,
 )
-from faas.engines.fake_instance import Image, Instance, Process, compile_runtime, in_bind
+from faas.engines.fake_instance import (
+    EventStream,
+    Image,
+    Instance,
+    Process,
+    compile_runtime,
+    in_bind,
+    labels_match,
+)
 from faas.errors import ConfigError, DockerError, DockerUnavailable, FaasError, FunctionInitError
 
 OPERATIONS = frozenset(
@@ -84,19 +89,6 @@ _KILL_TIMEOUT = 5.0
 _DEFAULT_NETWORKS = ("bridge", "host", "none")
 
 
-class _Stream:
-    """One `events()` consumer: a queue on its own event loop, fed from any thread."""
-
-    def __init__(self, labels: Mapping[str, str]) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.queue: asyncio.Queue[ContainerEvent | FaasError | None] = asyncio.Queue()
-        self.labels = dict(labels)
-
-    def put(self, item: ContainerEvent | FaasError | None) -> None:
-        with contextlib.suppress(RuntimeError):  # its loop is closed: nobody is listening
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
-
-
 class FakeEngine:
     """The `faas.engines.base.Engine` protocol over local runtime processes (see the module)."""
 
@@ -108,7 +100,7 @@ class FakeEngine:
         self._networks = set(_DEFAULT_NETWORKS)
         self._failures: dict[str, deque[FaasError]] = {}
         self._available = True
-        self._streams: set[_Stream] = set()
+        self._streams: set[EventStream] = set()
         self._lock = threading.Lock()
         _ENGINES.add(self)
         compile_runtime()
@@ -276,7 +268,7 @@ class FakeEngine:
         return [
             ManagedContainer(i.id, i.labels, i.status)
             for i in instances
-            if _matches(i.labels, labels)
+            if labels_match(i.labels, labels)
         ]
 
     async def logs(
@@ -293,7 +285,7 @@ class FakeEngine:
 
     async def events(self, labels: Mapping[str, str]) -> AsyncIterator[ContainerEvent]:
         self._enter("events")
-        stream = _Stream(labels)
+        stream = EventStream(labels)
         with self._lock:
             self._streams.add(stream)
         try:
@@ -381,21 +373,14 @@ class FakeEngine:
         """What the process's watcher thread calls once the exit is recorded."""
         return lambda _: self._publish(ContainerEvent(instance.id, "die", instance.labels))
 
-    def _subscribers(self) -> builtins.list[_Stream]:
+    def _subscribers(self) -> builtins.list[EventStream]:
         with self._lock:
             return list(self._streams)
 
     def _publish(self, event: ContainerEvent) -> None:
         for stream in self._subscribers():
-            if _matches(event.labels, stream.labels):
+            if labels_match(event.labels, stream.labels):
                 stream.put(event)
-
-
-def _matches(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
-    """Labelled faas.managed=true and every label in `wanted`, as the Docker engine filters."""
-    if labels.get(keys.LABEL_MANAGED) != "true":
-        return False
-    return all(labels.get(key) == value for key, value in wanted.items())
 
 
 _ENGINES: weakref.WeakSet[FakeEngine] = weakref.WeakSet()

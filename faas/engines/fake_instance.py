@@ -31,7 +31,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 import faas
-from faas.engines.base import ContainerConfig, ContainerState
+from faas import keys
+from faas.engines.base import ContainerConfig, ContainerEvent, ContainerState
+from faas.errors import FaasError
 
 # Where every faas image keeps its function's code (faas.pool.hardening.FUNCTION_DIR).
 FUNCTION_DIR = "/opt/faas/function"
@@ -360,3 +362,23 @@ def compile_runtime() -> None:
         sources.extend(Path(location).rglob("*.py"))
     for source in sources:
         compileall.compile_file(source, quiet=2)
+
+
+class EventStream:
+    """One `events()` consumer: a queue on its own event loop, fed from any thread."""
+
+    def __init__(self, labels: Mapping[str, str]) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue[ContainerEvent | FaasError | None] = asyncio.Queue()
+        self.labels = dict(labels)
+
+    def put(self, item: ContainerEvent | FaasError | None) -> None:
+        with contextlib.suppress(RuntimeError):  # its loop is closed: nobody is listening
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+
+
+def labels_match(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """Labelled faas.managed=true and every label in `wanted`, as the Docker engine filters."""
+    if labels.get(keys.LABEL_MANAGED) != "true":
+        return False
+    return all(labels.get(key) == value for key, value in wanted.items())
