@@ -26,7 +26,7 @@ _STRIPPED = frozenset((b"content-length", b"connection", b"keep-alive", b"transf
 
 
 async def list_functions(request: Request) -> Response:
-    records = await request.state.catalog.refresh()
+    records = await request.state.catalog.all()
     return JSONResponse([_describe(request, record) for record in records])
 
 

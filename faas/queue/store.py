@@ -30,7 +30,7 @@ from faas import keys
 from faas.errors import CallNotFound, IdempotencyConflict, QueueFull
 from faas.queue.records import CallStatus, Message, unpack
 from faas.queue.scripts import APPLY, CLAIM_OWN, DEAD, ENQUEUE, MOVE_DUE, REDRIVE
-from faas.registry.store import translated
+from faas.registry.redis_errors import translated
 
 Entry = tuple[str, dict[bytes, bytes]]
 
