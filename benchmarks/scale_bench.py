@@ -121,18 +121,25 @@ class Stack:
         shutil.rmtree(self.sockets, ignore_errors=True)
 
 
-def register(url: str, manifest: dict[str, Any], image: str, code_hash: str, names: range) -> None:
-    """Register `scale-NNNN` for every index in `names`, all on the one image."""
+def register(url: str, manifest: dict[str, Any], image: str, code_hash: str, names: range) -> int:
+    """Register `scale-NNNN` for every index in `names`, all on the one image.
+
+    Returns how many registrations got a 503 and were retried (a gateway too busy to answer
+    Redis in time says so)."""
     with httpx.Client(base_url=url, timeout=120, trust_env=False) as client:
 
-        def one(index: int) -> None:
+        def one(index: int) -> int:
             body = {"manifest": {**manifest, "name": f"scale-{index:04d}"}, "image": image}
-            response = client.post("/system/functions", json={**body, "code_hash": code_hash})
-            if response.status_code not in (200, 201):
-                raise SystemExit(f"register failed: {response.status_code} {response.text}")
+            for attempt in range(10):
+                response = client.post("/system/functions", json={**body, "code_hash": code_hash})
+                if response.status_code in (200, 201):
+                    return attempt
+                if response.status_code != 503:
+                    break
+            raise SystemExit(f"register failed: {response.status_code} {response.text}")
 
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(one, names))
+            return sum(pool.map(one, names))
 
 
 def pct(values: list[float], q: float) -> float:
@@ -201,11 +208,17 @@ def main() -> None:
         registered = 0
         for count in counts:
             t0 = time.monotonic()
-            register(stack.url, manifest, built.tag, built.code_hash, range(registered, count))
+            new = range(registered, count)
+            retried = register(stack.url, manifest, built.tag, built.code_hash, new)
             took = time.monotonic() - t0
-            print(f"registered {count - registered} functions ({count} in all) in {took:.1f}s")
+            print(f"registered {len(new)} functions ({count} in all) in {took:.1f}s")
             registered = count
-            row = {"functions": count, "register_s": took, **measure(stack, args)}
+            row = {
+                "functions": count,
+                "register_s": took,
+                "register_503_retries": retried,
+                **measure(stack, args),
+            }
             rows.append(row)
             print(f"  {json.dumps(row)}")
     finally:
