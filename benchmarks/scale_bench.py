@@ -37,7 +37,12 @@ import httpx
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from faas.bench.wire import Connection, address_from_url, request_bytes  # noqa: E402
+from faas.bench.wire import (  # noqa: E402
+    Connection,
+    address_from_url,
+    parse_address,
+    request_bytes,
+)
 from faas.build.images import build_function_image  # noqa: E402
 from faas.engines.docker import DockerBackend  # noqa: E402
 from faas.manifest.spec import load_manifest  # noqa: E402
@@ -147,30 +152,45 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
+def timed_calls(
+    conn: Connection, request: bytes, seconds: float
+) -> tuple[list[float], dict[str, int]]:
+    """Back-to-back calls for `seconds`: each one's latency (ms) and how they were served."""
+    for _ in range(20):  # make sure the container is warm (started, not paused)
+        conn.exchange(request)
+    latencies: list[float] = []
+    kinds: dict[str, int] = {}
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        reply = conn.exchange(request)
+        if reply.status != 200:
+            raise SystemExit(f"call failed: {reply.status} {reply.body[:300]!r}")
+        latencies.append(reply.elapsed_ms)
+        kind = reply.headers.get("x-faas-start", "direct")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return latencies, kinds
+
+
 def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     time.sleep(args.settle)  # the registrations' own after-effects, before idling
     cpu0, t0 = stack.cpu_seconds(), time.monotonic()
     time.sleep(args.idle)
     idle_cpu = (stack.cpu_seconds() - cpu0) / (time.monotonic() - t0)
 
-    call = request_bytes("POST", f"/function/{CALLED}", b"{}")
-    kinds: dict[str, int] = {}
-    latencies: list[float] = []
     with Connection(address_from_url(stack.url)) as conn:
-        for _ in range(20):  # make sure the container is warm (started, not paused)
-            conn.exchange(call)
-        end = time.monotonic() + args.calls_for
-        while time.monotonic() < end:
-            reply = conn.exchange(call)
-            if reply.status != 200:
-                raise SystemExit(f"call failed: {reply.status} {reply.body[:300]!r}")
-            latencies.append(reply.elapsed_ms)
-            kind = reply.headers.get("x-faas-start", "?")
-            kinds[kind] = kinds.get(kind, 0) + 1
+        call = request_bytes("POST", f"/function/{CALLED}", b"{}")
+        latencies, kinds = timed_calls(conn, call, args.calls_for)
         listing = [
             conn.exchange(request_bytes("GET", "/system/functions")).elapsed_ms
             for _ in range(args.lists)
         ]
+        described = json.loads(
+            conn.exchange(request_bytes("GET", f"/system/function/{CALLED}")).body
+        )
+    # The same container without the gateway, as long: what the machine alone adds to the tail.
+    address = next(i["address"] for i in described["instances"] if i["address"])
+    with Connection(parse_address(address)) as conn:
+        direct, _ = timed_calls(conn, request_bytes("POST", "/call/", b"{}"), args.calls_for)
     return {
         "load_average": os.getloadavg()[0],  # other work on the machine shows in the stalls
         "idle_cpu_share": idle_cpu,
@@ -182,6 +202,9 @@ def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         "stalls_over_5ms": sum(1 for x in latencies if x > 5.0),
         "list_p50_ms": statistics.median(listing),
         "list_max_ms": max(listing),
+        "direct_p99_ms": pct(direct, 99),
+        "direct_max_ms": max(direct),
+        "direct_over_5ms": sum(1 for x in direct if x > 5.0),
     }
 
 
@@ -227,13 +250,14 @@ def main() -> None:
 
     print()
     print("| functions | idle CPU (% core) | warm p50 ms | warm p99 ms | max stall ms "
-          "| calls > 5 ms | list p50 ms | list max ms |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| calls > 5 ms | list p50 ms | list max ms | direct p99 / max ms | load |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r['functions']} | {100 * r['idle_cpu_share']:.1f} | {r['warm_p50_ms']:.2f} "
             f"| {r['warm_p99_ms']:.2f} | {r['warm_max_ms']:.1f} | {r['stalls_over_5ms']} "
-            f"| {r['list_p50_ms']:.1f} | {r['list_max_ms']:.1f} |"
+            f"| {r['list_p50_ms']:.1f} | {r['list_max_ms']:.1f} "
+            f"| {r['direct_p99_ms']:.2f} / {r['direct_max_ms']:.1f} | {r['load_average']:.1f} |"
         )
     out = (
         args.json
