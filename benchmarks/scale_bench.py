@@ -180,17 +180,19 @@ def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
     with Connection(address_from_url(stack.url)) as conn:
         call = request_bytes("POST", f"/function/{CALLED}", b"{}")
         latencies, kinds = timed_calls(conn, call, args.calls_for)
+        described = json.loads(
+            conn.exchange(request_bytes("GET", f"/system/function/{CALLED}")).body
+        )
+        # The same container without the gateway, as long, at once (before the pool pauses
+        # it): what the machine alone adds to the tail.
+        address = next(i["address"] for i in described["instances"] if i["address"])
+        with Connection(parse_address(address)) as direct_conn:
+            call = request_bytes("POST", "/call/", b"{}")
+            direct, _ = timed_calls(direct_conn, call, args.calls_for)
         listing = [
             conn.exchange(request_bytes("GET", "/system/functions")).elapsed_ms
             for _ in range(args.lists)
         ]
-        described = json.loads(
-            conn.exchange(request_bytes("GET", f"/system/function/{CALLED}")).body
-        )
-    # The same container without the gateway, as long: what the machine alone adds to the tail.
-    address = next(i["address"] for i in described["instances"] if i["address"])
-    with Connection(parse_address(address)) as conn:
-        direct, _ = timed_calls(conn, request_bytes("POST", "/call/", b"{}"), args.calls_for)
     return {
         "load_average": os.getloadavg()[0],  # other work on the machine shows in the stalls
         "idle_cpu_share": idle_cpu,
