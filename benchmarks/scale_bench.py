@@ -33,10 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from faas import keys  # noqa: E402
 from faas.bench.wire import (  # noqa: E402
     Connection,
     address_from_url,
@@ -119,11 +121,34 @@ class Stack:
         return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
     def stop(self) -> None:
-        for proc in (self.gateway, self.redis):  # the gateway removes its containers on SIGTERM
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                proc.wait(120)
+        """Stop the gateway (it removes its containers on SIGTERM), then Redis.
+
+        A gateway that does not stop in 2 minutes is killed and its stack's containers removed
+        here (the stack id is read from Redis first)."""
+        gateway, redis_server = self.gateway, self.redis
+        if gateway is not None and gateway.poll() is None:
+            gateway.terminate()
+            try:
+                gateway.wait(120)
+            except subprocess.TimeoutExpired:
+                print("the gateway did not stop within 120 s of SIGTERM: killed")
+                gateway.kill()
+                gateway.wait()
+                self._remove_containers()
+        if redis_server is not None and redis_server.poll() is None:
+            redis_server.terminate()
+            redis_server.wait(30)
         shutil.rmtree(self.sockets, ignore_errors=True)
+
+    def _remove_containers(self) -> None:
+        client = redis.Redis(port=self.redis_port, decode_responses=True)
+        stack = client.get(keys.STACK_ID)
+        client.close()
+        if not stack:
+            return
+        backend = DockerBackend()
+        for container in backend.list_managed({keys.LABEL_STACK: str(stack)}):
+            backend.remove(container.id)
 
 
 def register(url: str, manifest: dict[str, Any], image: str, code_hash: str, names: range) -> int:
