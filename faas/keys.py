@@ -29,6 +29,10 @@ MANAGED_FILTER = f"{LABEL_MANAGED}=true"
 # Redis keys.
 PREFIX = "faas:"
 FUNCTIONS = PREFIX + "functions"  # hash: name -> JSON function record
+# Change feed of FUNCTIONS, written in the same script as it: readers poll the revision and
+# fetch only the names changed after the one they saw (faas.registry.store.Registry.changes).
+FUNCTIONS_REVISION = PREFIX + "functions:revision"  # integer, +1 per put or delete
+FUNCTIONS_CHANGES = PREFIX + "functions:changes"  # sorted set: name -> revision of last change
 STACK_ID = PREFIX + "stack-id"  # string: this Redis's stack id, set once (LABEL_STACK)
 
 

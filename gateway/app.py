@@ -69,7 +69,14 @@ def create_app(
         catalog = Catalog(registry)
         loops = Supervisor()  # every background loop: one that dies turns /healthz red
         maintenance = Maintenance(
-            heartbeat, lifecycle, invoker.upkeep, catalog.refresh, invoker.sync, supervisor=loops
+            heartbeat,
+            lifecycle,
+            invoker.upkeep,
+            catalog.refresh,
+            invoker.sync,
+            removed=catalog.take_removed,
+            forget=invoker.forget,
+            supervisor=loops,
         )
         await maintenance.start()
         await _deploy_folders(settings, backend, registry, catalog, invoker)

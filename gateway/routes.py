@@ -28,7 +28,7 @@ from gateway.params import MAX_SINCE, MAX_TAIL, image_reference, json_body, numb
 
 
 async def list_functions(request: Request) -> Response:
-    records = await request.state.catalog.refresh()
+    records = await request.state.catalog.all()
     return JSONResponse([_describe(request, record) for record in records])
 
 

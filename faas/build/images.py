@@ -1,9 +1,10 @@
 """Function images: a build context from the function folder plus the in-container runtime.
 
 The tag is a hash of everything that goes into the image (code, requirements, runtime, base
-image id, Dockerfile, labels), so an unchanged folder is never rebuilt. The manifest is not
-part of the image: timeouts, limits and environment are applied when a container is created,
-so changing them re-registers without a build.
+image id, Dockerfile, labels), so an unchanged folder is never rebuilt, and functions with the
+same code, requirements and base share one image: neither the tag nor the labels name a
+function. The manifest is not part of the image: timeouts, limits and environment are applied
+when a container is created, so changing them re-registers without a build.
 
 The generic runtime image is the final stage without any function code: its containers load a
 function's code on their first call, for functions that need nothing but the base image.
@@ -30,6 +31,7 @@ RUNTIME_PACKAGE = "faas_runtime"  # the package's name in images: no handler's m
 REQUIREMENTS = "requirements.txt"
 IMAGE_REPOSITORY = "faas"
 RUNTIME_REPOSITORY = f"{IMAGE_REPOSITORY}/runtime"
+FUNCTION_REPOSITORY = f"{IMAGE_REPOSITORY}/function"
 _IGNORED_DIRS = {
     "__pycache__",
     ".git",
@@ -124,7 +126,7 @@ def build_function_image(
     ca_bundle: str = "",
     progress: Callable[[str], None] = lambda line: None,
 ) -> BuiltImage:
-    """Build (or reuse) the image for the function in `folder`; return its tag."""
+    """Build (or reuse) the image for the code in `folder`; `name` only labels progress lines."""
     base_id = backend.image_id(base_image)
     if base_id is None:
         progress(f"base image {base_image} is not present locally; Docker will try to pull it")
@@ -141,16 +143,12 @@ def build_function_image(
         keys.LABEL_BASE_IMAGE: base_id or "",
     }
     code_hash = _hash(dockerfile, base_id or base_image, content, folder, files)
-    tag = f"{IMAGE_REPOSITORY}/{name}:{code_hash[:12]}"
+    tag = f"{FUNCTION_REPOSITORY}:{code_hash[:12]}"
     if _up_to_date(backend, tag, progress):
         return BuiltImage(tag, code_hash, built=False)
+    progress(f"building {tag} for {name}")
     context = _context(dockerfile, folder, files, ca)
-    labels = {
-        keys.LABEL_MANAGED: "true",
-        keys.LABEL_FUNCTION: name,
-        keys.LABEL_CODE_HASH: code_hash,
-        **content,
-    }
+    labels = {keys.LABEL_MANAGED: "true", keys.LABEL_CODE_HASH: code_hash, **content}
     try:
         backend.build_image(context, tag, labels, progress)
     except BuildError as exc:

@@ -93,8 +93,9 @@ class Heartbeat:
 
 
 class Maintenance:
-    """`changed()` returns function records new or changed since it was last called (today:
-    every record); `sync(record)` applies one to the pool."""
+    """`changed()` returns function records new or changed since it was last called, and
+    `sync(record)` applies one to the pool; `removed()` names functions removed since (through
+    any gateway), and `forget(name)` removes their containers."""
 
     def __init__(
         self,
@@ -104,6 +105,8 @@ class Maintenance:
         changed: Callable[[], Awaitable[list[FunctionRecord]]],
         sync: Callable[[FunctionRecord], object],
         *,
+        removed: Callable[[], list[str]] = list,
+        forget: Callable[[str], Awaitable[object]] | None = None,
         supervisor: Supervisor | None = None,
     ) -> None:
         self.heartbeat = heartbeat
@@ -112,6 +115,8 @@ class Maintenance:
         self.pool = pool
         self._changed = changed
         self._sync = sync
+        self._removed = removed
+        self._forget = forget
         self._tasks: list[asyncio.Task[None]] = []
         self._rounds = 0
         self.engine_connected = True
@@ -168,9 +173,12 @@ class Maintenance:
             await self.reconcile()
 
     async def _pick_up_changes(self) -> None:
-        """Functions deployed or changed through other gateways."""
+        """Functions deployed, changed or removed through other gateways."""
         for record in await self._changed():
             self._sync(record)
+        for name in self._removed():
+            if self._forget is not None:
+                await self._forget(name)
 
     # -- orphans --------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from faas.errors import BadRequest, CallNotFound, IdempotencyConflict, QueueFull
 from faas.queue.ops import Op, encode
 from faas.queue.records import CallStatus, Malformed, Message, unpack
 from faas.queue.scripts import APPLY, CLAIM_OWN, DEAD, ENQUEUE, MOVE_DUE, REDRIVE
-from faas.registry.store import translated
+from faas.registry.redis_errors import translated
 
 log = logging.getLogger(__name__)
 

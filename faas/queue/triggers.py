@@ -46,6 +46,7 @@ from faas.pool.invoker import Invoker
 from faas.queue.records import CallKind, Message
 from faas.queue.retry import Failure, FailureKind, RetryPolicy, classify_error, classify_status
 from faas.queue.store import QueueStore
+from faas.registry.catalog import Catalog
 from faas.registry.store import FunctionRecord, Registry
 from faas.supervised import Supervisor
 
@@ -123,7 +124,7 @@ class Triggers:
     ) -> None:
         self.supervisor = supervisor or Supervisor()
         self.store = store
-        self.registry = registry
+        self.catalog = Catalog(registry)  # its own view: its changes are not the gateway's
         self.invoker = invoker
         self.enqueue = enqueue
         self.name = name
@@ -158,12 +159,18 @@ class Triggers:
     async def _refresh_loop(self) -> None:
         while True:
             try:
-                self.sync(await self.registry.all())
+                await self.refresh()
             except Unavailable as exc:
                 log.warning("%s", exc.message)
             except Exception:
                 log.exception("could not refresh triggers")
             await asyncio.sleep(REFRESH_INTERVAL)
+
+    async def refresh(self) -> None:
+        """Follow the registry: one small Redis round trip when no function changed."""
+        changed = await self.catalog.refresh()
+        if self.catalog.take_removed() or changed:
+            self.sync(await self.catalog.all())
 
     def sync(self, records: list[FunctionRecord]) -> None:
         self._records = {r.name: r for r in records}

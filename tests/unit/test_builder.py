@@ -62,7 +62,7 @@ def folder(tmp_path: Path) -> Path:
 def test_context_holds_code_runtime_and_dockerfile(folder: Path) -> None:
     docker = FakeDocker()
     built = build_function_image(docker, folder, "f", base_image="base:1")
-    assert built.built and built.tag.startswith("faas/f:")
+    assert built.built and built.tag.startswith("faas/function:")
     ((_, files),) = docker.builds
     code = {"function/handler.py", "function/lib/util.py"}
     assert set(files) == {"Dockerfile", *RUNTIME_FILES, *code}
@@ -74,6 +74,21 @@ def test_unchanged_code_is_not_rebuilt_and_manifest_changes_do_not_count(folder:
     first = build_function_image(docker, folder, "f", base_image="base:1")
     (folder / "faas.yaml").write_text("name: f\ntimeout: 5s\n")
     second = build_function_image(docker, folder, "f", base_image="base:1")
+    assert second.tag == first.tag and not second.built
+    assert len(docker.builds) == 1
+
+
+def test_functions_with_the_same_code_share_one_image(
+    folder: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    docker = FakeDocker()
+    first = build_function_image(docker, folder, "f", base_image="base:1")
+    copy = tmp_path_factory.mktemp("copy")
+    (copy / "faas.yaml").write_text("name: g\n")
+    (copy / "handler.py").write_bytes((folder / "handler.py").read_bytes())
+    (copy / "lib").mkdir()
+    (copy / "lib" / "util.py").write_bytes((folder / "lib" / "util.py").read_bytes())
+    second = build_function_image(docker, copy, "g", base_image="base:1")
     assert second.tag == first.tag and not second.built
     assert len(docker.builds) == 1
 
@@ -134,7 +149,6 @@ def test_function_image_labels_say_no_deps_and_which_base(folder: Path) -> None:
     built = build_function_image(docker, folder, "f", base_image="base:1")
     assert docker.labels[built.tag] == {
         keys.LABEL_MANAGED: "true",
-        keys.LABEL_FUNCTION: "f",
         keys.LABEL_CODE_HASH: built.code_hash,
         keys.LABEL_DEPS: "false",
         keys.LABEL_BASE_IMAGE: "sha256:base",

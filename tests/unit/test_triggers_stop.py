@@ -5,28 +5,29 @@ stopped right after its start hung in Triggers.stop (found by test_gateway_failu
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from faas.queue.retry import RetryPolicy
 from faas.queue.triggers import Triggers
+from faas.registry.store import Changes
 
 
 class CancelLosingRegistry:
-    """`all()` swallows the first cancel, as wait_for does when the call completes with it."""
+    """`changes()` swallows the first cancel, as wait_for does when the call completes with
+    it."""
 
     def __init__(self) -> None:
         self.calls = 0
         self.listing = asyncio.Event()
 
-    async def all(self) -> list[Any]:
+    async def changes(self, since: int) -> Changes:
         self.calls += 1
         self.listing.set()
         if self.calls == 1:
             try:
                 await asyncio.sleep(10)
             except asyncio.CancelledError:
-                return []
-        return []
+                return Changes(0, [], [], complete=True)
+        return Changes(0, [], [], complete=True)
 
 
 def test_stop_ends_the_loops_even_if_a_cancel_is_lost() -> None:
@@ -42,7 +43,7 @@ def test_stop_ends_the_loops_even_if_a_cancel_is_lost() -> None:
             visibility=30.0,
         )
         await triggers.start()
-        await registry.listing.wait()  # the refresh loop is inside `all()`
+        await registry.listing.wait()  # the refresh loop is inside `changes()`
         await asyncio.wait_for(triggers.stop(), 5)
         assert all(task.done() for task in triggers._loops)
 
