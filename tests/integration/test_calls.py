@@ -298,6 +298,10 @@ def test_function_containers_are_hardened(gateway: Gateway, deploy: Deploy) -> N
     assert host["NanoCpus"] == 500_000_000
     assert host["NetworkMode"] == "none"
     assert "/tmp" in host["Tmpfs"]
+    assert host["LogConfig"] == {
+        "Type": "json-file",
+        "Config": {"max-size": "10m", "max-file": "3"},
+    }
     mounts = " ".join(host.get("Binds") or [])
     assert "docker.sock" not in mounts
 

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import docker
 import docker.errors
+import docker.types
 import requests.exceptions
 
 from faas import keys
@@ -24,6 +25,9 @@ from faas.engines.base import ContainerConfig, ContainerState, ManagedContainer
 from faas.errors import BuildError, DockerError, DockerUnavailable, ImageMissing
 
 _UNREACHABLE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError)
+# Docker's json-file logs, rotated: a function that prints without end fills at most
+# max-size x max-file of the host's disk (`faas logs` and the log archive read what is kept).
+LOG_ROTATION = docker.types.LogConfig(type="json-file", config={"max-size": "10m", "max-file": "3"})
 
 
 def _epoch(stamp: object) -> float | None:
@@ -209,6 +213,7 @@ class DockerBackend:
                 security_opt=list(cfg.security_opt),
                 network_mode=cfg.network or "none",
                 port_bindings={port: list(hosts) for port, hosts in cfg.ports.items()} or None,
+                log_config=LOG_ROTATION,
             )
             created = self._api.create_container(
                 cfg.image,
