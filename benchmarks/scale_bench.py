@@ -38,20 +38,17 @@ import redis
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from faas.bench.wire import (  # noqa: E402
-    Connection,
-    address_from_url,
-    parse_address,
-    request_bytes,
-)
-
 from faas import keys  # noqa: E402
 from faas.build.images import build_function_image  # noqa: E402
+from faas.credentials import ADMIN_USER, basic_authorization  # noqa: E402
 from faas.engines.docker import DockerBackend  # noqa: E402
 from faas.manifest.spec import load_manifest  # noqa: E402
+from faas_bench.wire import Connection, address_from_url, parse_address, request_bytes  # noqa: E402
 
 NOOP = REPO / "benchmarks" / "functions" / "noop"
 CALLED = "scale-0000"
+PASSWORD = "scale-bench"  # the control plane's password of the benchmark's own gateway
+CONTROL = {"Authorization": basic_authorization(PASSWORD)}
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -108,6 +105,7 @@ class Stack:
                 "FAAS_HOME": str(self.work),
                 "FAAS_SOCKET_DIR": str(self.sockets),
                 "FAAS_LOG_LEVEL": "warning",
+                "FAAS_ADMIN_PASSWORD": PASSWORD,
                 **self.extra_env,
             },
             stdout=log,
@@ -157,7 +155,8 @@ def register(url: str, manifest: dict[str, Any], image: str, code_hash: str, nam
 
     Returns how many registrations got a 503 and were retried (a gateway too busy to answer
     Redis in time says so)."""
-    with httpx.Client(base_url=url, timeout=120, trust_env=False) as client:
+    auth = (ADMIN_USER, PASSWORD)
+    with httpx.Client(base_url=url, timeout=120, trust_env=False, auth=auth) as client:
 
         def one(index: int) -> int:
             body = {"manifest": {**manifest, "name": f"scale-{index:04d}"}, "image": image}
@@ -207,7 +206,7 @@ def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         call = request_bytes("POST", f"/function/{CALLED}", b"{}")
         latencies, kinds = timed_calls(conn, call, args.calls_for)
         described = json.loads(
-            conn.exchange(request_bytes("GET", f"/system/function/{CALLED}")).body
+            conn.exchange(request_bytes("GET", f"/system/function/{CALLED}", headers=CONTROL)).body
         )
         # The same container without the gateway, as long, at once (before the pool pauses
         # it): what the machine alone adds to the tail.
@@ -216,7 +215,7 @@ def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
             call = request_bytes("POST", "/call/", b"{}")
             direct, _ = timed_calls(direct_conn, call, args.calls_for)
         listing = [
-            conn.exchange(request_bytes("GET", "/system/functions")).elapsed_ms
+            conn.exchange(request_bytes("GET", "/system/functions", headers=CONTROL)).elapsed_ms
             for _ in range(args.lists)
         ]
     return {
