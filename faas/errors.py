@@ -17,6 +17,7 @@ one line on stderr. Third-party errors (Docker, Redis) are translated once, wher
     ├── AtScaleLimit           429  every container busy at scale.max; has retry_after
     │   └── QueueFull          429  the async queue is at FAAS_ASYNC_MAX_BACKLOG
     ├── FunctionFailed         502  the function, not the caller, is at fault
+    │   ├── ResponseTooLarge   502  its answer is over FAAS_MAX_RESPONSE
     │   ├── FunctionCrashed    502  the container died mid-call
     │   ├── OutOfMemory        502  killed by its memory limit
     │   └── FunctionInitError  502  import/init failed or the container did not become ready
@@ -114,6 +115,12 @@ class FunctionFailed(FaasError):
 
     status = 502
     code = "function_failed"
+
+
+class ResponseTooLarge(FunctionFailed):
+    """The function's answer is larger than FAAS_MAX_RESPONSE: cut, never buffered whole."""
+
+    code = "response_too_large"
 
 
 class FunctionCrashed(FunctionFailed):

@@ -56,6 +56,9 @@ class Settings:
     transport: str = field(default="unix", metadata={"env": "FAAS_TRANSPORT"})
     socket_dir: Path | None = field(default=None, metadata={"env": "FAAS_SOCKET_DIR"})
     max_body: int = field(default=6 * 1024 * 1024, metadata={"env": "FAAS_MAX_BODY"})
+    # A function's answer: past this it is cut (502), so one call cannot make the gateway
+    # hold an unbounded body in memory.
+    max_response: int = field(default=64 * 1024 * 1024, metadata={"env": "FAAS_MAX_RESPONSE"})
     ready_timeout: float = field(default=30.0, metadata={"env": "FAAS_READY_TIMEOUT"})
     function_network: str = field(default="faas", metadata={"env": "FAAS_FUNCTION_NETWORK"})
     function_gateway_url: str = field(default="", metadata={"env": "FAAS_FUNCTION_GATEWAY_URL"})
@@ -136,6 +139,7 @@ class Settings:
             "auth": _boolean,
             "admin_password_file": lambda v: Path(v).expanduser(),
             "max_body": parse_size,
+            "max_response": parse_size,
             "ready_timeout": parse_duration,
             "queue_timeout": parse_duration,
             "pause_after": parse_duration,

@@ -32,6 +32,7 @@ class NativeContract:
         self._unix = settings.transport == "unix"
         self._sockets = settings.sockets
         self._network = settings.function_network
+        self._max_response = settings.max_response
 
     def place(self, token: str, wants_network: bool) -> Placement:
         if not self._unix:
@@ -42,7 +43,7 @@ class NativeContract:
         return await probe(address(placement, host))
 
     def endpoint(self, placement: Placement, host: str) -> NativeEndpoint:
-        return NativeEndpoint(address(placement, host))
+        return NativeEndpoint(address(placement, host), self._max_response)
 
     def release(self, placement: Placement) -> None:
         if placement.host_dir is not None:
@@ -84,9 +85,9 @@ def address(placement: Placement, host: str) -> Address:
 class NativeEndpoint:
     """A running native runtime: a keep-alive channel to it."""
 
-    def __init__(self, address: Address) -> None:
+    def __init__(self, address: Address, max_response: int | None = None) -> None:
         self.address = address
-        self.channel = Channel(address)
+        self.channel = Channel(address, max_response)
 
     def __str__(self) -> str:
         return str(self.address)

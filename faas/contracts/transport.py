@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import cast
 
-from faas.errors import FunctionCrashed
+from faas.errors import FunctionCrashed, ResponseTooLarge
 
 _MAX_HEAD = 64 * 1024
 _MAX_IDLE_CONNECTIONS = 64
@@ -56,7 +56,8 @@ class ConnectFailed(DeliveryFailed):
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; one request at a time."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_body: int | None = None) -> None:
+        self.max_body = max_body  # a larger answer fails with ResponseTooLarge, unread
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.received_any = False
@@ -80,6 +81,10 @@ class _Connection(asyncio.Protocol):
             response = self._parse()
         except ValueError as exc:
             self._fail(ConnectionLost(f"the function sent a malformed response: {exc}"))
+            return
+        except ResponseTooLarge as exc:
+            self._fail(exc)
+            self.close()  # the rest of the body is never read
             return
         if response is not None:
             self._waiter = None
@@ -147,6 +152,11 @@ class _Connection(asyncio.Protocol):
                     length = int(value)
                 else:
                     headers.append((name, value))
+            if self.max_body is not None and length > self.max_body:
+                raise ResponseTooLarge(
+                    f"the function answered with {length} bytes, more than FAAS_MAX_RESPONSE "
+                    f"({self.max_body}): return less (or a link to it), or raise the setting"
+                )
             self._head = (status, headers, length)
         status, headers, length = self._head
         if len(self._buffer) < length:
@@ -157,12 +167,14 @@ class _Connection(asyncio.Protocol):
         return Response(status, headers, body)
 
 
-async def _connect(address: Address) -> _Connection:
+async def _connect(address: Address, max_body: int | None = None) -> _Connection:
     loop = asyncio.get_running_loop()
     if address.path:
-        _, conn = await loop.create_unix_connection(_Connection, address.path)
+        _, conn = await loop.create_unix_connection(lambda: _Connection(max_body), address.path)
     else:
-        _, conn = await loop.create_connection(_Connection, address.host, address.port)
+        _, conn = await loop.create_connection(
+            lambda: _Connection(max_body), address.host, address.port
+        )
         sock = conn.transport.get_extra_info("socket") if conn.transport else None
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -172,8 +184,9 @@ async def _connect(address: Address) -> _Connection:
 class Channel:
     """A pool of keep-alive connections to one runtime instance."""
 
-    def __init__(self, address: Address) -> None:
+    def __init__(self, address: Address, max_body: int | None = None) -> None:
         self.address = address
+        self.max_body = max_body  # of a response: larger ones fail with ResponseTooLarge
         self._idle: deque[_Connection] = deque()
         self._closed = False
 
@@ -202,7 +215,7 @@ class Channel:
             self._release(conn)
             return response
         try:
-            conn = await _connect(self.address)
+            conn = await _connect(self.address, self.max_body)
         except OSError as exc:
             if sent:  # the runtime is gone, but it may have died running this very request
                 raise ConnectionLost("the function closed the connection before answering") from exc

@@ -74,6 +74,24 @@ def test_a_timeout_answers_504_and_removes_the_instance(stack: Stack) -> None:
     run(scenario)
 
 
+def test_an_answer_over_the_limit_is_cut_with_502_and_the_instance_serves_on(
+    stack: Stack,
+) -> None:
+    async def scenario() -> None:
+        async with stack.gateway(max_response=1024 * 1024) as gw:
+            await gw.register("echo")
+            too_large = await gw.call("echo", "/bytes", b"x" * (2 * 1024 * 1024))
+            assert too_large.status_code == 502
+            error = too_large.json()["error"]
+            assert error["code"] == "response_too_large"
+            assert "FAAS_MAX_RESPONSE" in error["message"]
+            small = await gw.call("echo", "/bytes", b"y" * 1000)
+            assert small.status_code == 200 and small.content == b"y" * 1000
+            assert small.headers["x-faas-start"] == "warm"  # the same instance, kept
+
+    run(scenario)
+
+
 def test_a_crash_mid_call_answers_502_at_once(stack: Stack) -> None:
     async def scenario() -> None:
         async with stack.gateway() as gw:
