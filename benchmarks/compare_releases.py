@@ -17,21 +17,16 @@ import json
 import math
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from faas_bench.local import free_port
+
 NEW = Path(__file__).resolve().parents[1]
 MODES = ("cold", "generic", "paused", "warm")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run_side(checkout: Path, out: Path, args: argparse.Namespace) -> Path:

@@ -50,23 +50,9 @@ from faas.engines.docker import DockerBackend  # noqa: E402
 from faas.manifest.spec import load_manifest  # noqa: E402
 from faas.queue.records import Message  # noqa: E402
 from faas.settings import DEFAULT_BASE_IMAGE, Settings  # noqa: E402
+from faas_bench.local import free_port, wait  # noqa: E402
 
 NOOP = REPO / "benchmarks" / "functions" / "noop"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 def pct(values: list[float], q: float) -> float:

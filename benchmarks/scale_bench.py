@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from faas.build.images import build_function_image  # noqa: E402
 from faas.credentials import ADMIN_USER, basic_authorization  # noqa: E402
 from faas.engines.docker import DockerBackend  # noqa: E402
 from faas.manifest.spec import load_manifest  # noqa: E402
+from faas_bench.local import free_port, wait  # noqa: E402
 from faas_bench.wire import Connection, address_from_url, parse_address, request_bytes  # noqa: E402
 
 NOOP = REPO / "benchmarks" / "functions" / "noop"
@@ -50,21 +50,6 @@ CALLED = "scale-0000"
 PASSWORD = "scale-bench"  # the control plane's password of the benchmark's own gateway
 CONTROL = {"Authorization": basic_authorization(PASSWORD)}
 TICK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 def answers(url: str, path: str) -> bool:

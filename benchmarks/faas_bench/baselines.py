@@ -36,6 +36,7 @@ from faas.manifest.spec import FunctionSpec
 from faas.pool.hardening import function_container
 from faas_bench.docker_run import docker_run_argv
 from faas_bench.environment import cgroup_memory
+from faas_bench.local import free_port
 from faas_bench.results import MemorySample
 from faas_bench.wire import Connection, Reply, WireError, call_once, request_bytes
 
@@ -79,12 +80,6 @@ class BurstSample:
     all_ready: float  # ms from the common start until the last call answered
     first_ready: float
     calls: list[float]  # each container's create → answer
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _accepts(address: Address) -> bool:
