@@ -7,7 +7,11 @@ one line on stderr. Third-party errors (Docker, Redis) are translated once, wher
     FaasError
     ├── ConfigError            a FAAS_* setting is invalid                      (CLI / startup)
     ├── BadRequest             400  malformed name, path, header or body
-    │   └── ManifestError      400  faas.yaml is invalid; names the field
+    │   ├── ManifestError      400  faas.yaml is invalid; names the field
+    │   └── RequestInvalid     400  the body does not match the function's request_schema
+    ├── ApiKeyRequired         401  the function takes calls with an X-Api-Key only
+    ├── ApiKeyRefused          403  that key is unknown, revoked or not for this function
+    ├── CorsRefused            403  a preflight from an origin, method or header not allowed
     ├── NotFound               404  no such call, dead letter, ...
     │   ├── FunctionNotFound   404
     │   ├── ImageMissing       404  the engine has no such image (a call's start: 502 init_failed)
@@ -16,6 +20,9 @@ one line on stderr. Third-party errors (Docker, Redis) are translated once, wher
     ├── IdempotencyConflict    422  an Idempotency-Key reused with a different request
     ├── AtScaleLimit           429  every container busy at scale.max; has retry_after
     │   └── QueueFull          429  the async queue is at FAAS_ASYNC_MAX_BACKLOG
+    ├── Throttled              429  has retry_after
+    │   ├── RateLimited        429  over the function's or the key's rate limit
+    │   └── QuotaExceeded      429  the key's quota for this period is used up
     ├── FunctionFailed         502  the function, not the caller, is at fault
     │   ├── ResponseTooLarge   502  its answer is over FAAS_MAX_RESPONSE
     │   ├── FunctionCrashed    502  the container died mid-call
@@ -206,3 +213,58 @@ class QueueFull(AtScaleLimit):
     """The async queue holds FAAS_ASYNC_MAX_BACKLOG calls already."""
 
     code = "queue_full"
+
+
+# -- the API-gateway features of a function (faas.manifest.api, gateway.api_policy) ------------
+
+
+class RequestInvalid(BadRequest):
+    """The call's body is not JSON matching the function's request_schema; `field` is where
+    (a JSON pointer into the body, "" for the whole body)."""
+
+    code = "invalid_request"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"request body at {field}: {message}" if field else message)
+        self.field = field
+
+
+class ApiKeyRequired(FaasError):
+    """The function has `auth: api-key` and the call carries no X-Api-Key header."""
+
+    status = 401
+    code = "api_key_required"
+
+
+class ApiKeyRefused(FaasError):
+    """The X-Api-Key is malformed, unknown, revoked, or limited to other functions (which of
+    these is not said)."""
+
+    status = 403
+    code = "invalid_api_key"
+
+
+class CorsRefused(FaasError):
+    """A CORS preflight asks for an origin, method or header the function does not allow."""
+
+    status = 403
+    code = "cors_refused"
+
+
+class Throttled(FaasError):
+    """Too many calls; `retry_after` seconds until one would pass."""
+
+    status = 429
+    code = "throttled"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(Throttled):
+    code = "rate_limited"
+
+
+class QuotaExceeded(Throttled):
+    code = "quota_exceeded"

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from faas.errors import FunctionNotFound, ManifestError
+from faas.manifest.api import API_FIELDS, ApiPolicy, inline_schema_file, parse_api
 from faas.manifest.cron import parse_schedule
 from faas.units import format_duration, format_size, parse_duration, parse_size
 
@@ -93,6 +94,7 @@ class FunctionSpec:
     environment: Mapping[str, str] = field(default_factory=dict)
     network: bool = False
     triggers: tuple[Trigger, ...] = ()
+    api: ApiPolicy | None = None  # auth, rate_limit, quota, cors, ... (faas.manifest.api)
 
     def to_manifest(self) -> dict[str, Any]:
         """The manifest as a user would write it (round-trips through `parse_manifest`)."""
@@ -102,6 +104,9 @@ class FunctionSpec:
         data["keep_alive"] = format_duration(self.keep_alive)
         data["memory"] = format_size(self.memory)
         data["environment"] = dict(self.environment)
+        del data["api"]
+        if self.api is not None:
+            data.update(self.api.to_manifest())
         return data
 
 
@@ -117,6 +122,7 @@ _FIELDS = {
     "environment",
     "network",
     "triggers",
+    *API_FIELDS,
 }
 
 
@@ -131,7 +137,7 @@ def load_manifest(folder: Path) -> FunctionSpec:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ManifestError("", f"{path} is not valid YAML: {_yaml_problem(exc)}") from None
-    spec = parse_manifest(data if data is not None else {})
+    spec = parse_manifest(inline_schema_file(data if data is not None else {}, folder))
     module = spec.handler.rsplit(".", 1)[0].replace(".", "/")
     if not (folder / f"{module}.py").is_file() and not (folder / module / "__init__.py").is_file():
         raise ManifestError("handler", f"module {module}.py not found in {folder}")
@@ -180,6 +186,7 @@ def parse_manifest(data: object) -> FunctionSpec:
         raise ManifestError("network", f"must be true or false, got {network!r}")
     values["network"] = network
     values["triggers"] = _triggers(data.get("triggers", []))
+    values["api"] = parse_api(data)
     return FunctionSpec(**values)
 
 
