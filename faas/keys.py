@@ -80,3 +80,24 @@ def cron_tick(function: str, index: int, tick: int) -> str:
 def trigger_group(function: str) -> str:
     """Consumer group a function's stream trigger reads with, on the user's own stream."""
     return f"{PREFIX}trigger:{function}"
+
+
+# API keys and call limits (faas.registry.api_keys, faas.registry.limits).
+API_KEYS = PREFIX + "api-keys"  # set: ids of live API keys
+
+
+def api_key(key_id: str) -> str:
+    """Hash: one API key's sha256 digest, name, functions and plan (never the key itself)."""
+    return f"{PREFIX}api-key:{key_id}"
+
+
+def rate_bucket(function: str, key_id: str = "") -> str:
+    """String: a token bucket's theoretical arrival time (GCRA), for the function as a whole,
+    or for one key on it; `function=""` is the key's own plan across every function."""
+    return f"{PREFIX}rate:{function}:{key_id}"
+
+
+def quota_counter(function: str, key_id: str) -> str:
+    """Hash {p: period, w: window, n: calls}: one key's calls in the current window, on one
+    function, or (`function=""`) across every function under the key's own plan."""
+    return f"{PREFIX}quota:{function}:{key_id}"
