@@ -23,10 +23,14 @@ from faas.pool.invoker import Invoker
 from faas.pool.lifecycle import Lifecycle
 from faas.pool.maintenance import Heartbeat, Maintenance
 from faas.queue.service import QueueService
+from faas.registry.api_keys import ApiKeys
 from faas.registry.catalog import Catalog
+from faas.registry.limits import Limits
 from faas.registry.store import Registry, connect
 from faas.settings import Settings
 from faas.supervised import Supervisor
+from gateway.api_key_routes import API_KEY_ROUTES
+from gateway.api_policy import ApiGateway
 from gateway.async_routes import ASYNC_ROUTES, AsyncCallApp
 from gateway.auth import RequireCredentials, control_plane_password
 from gateway.errors import HANDLERS
@@ -96,6 +100,8 @@ def create_app(
                 "recent_calls": invoker.recent,
                 "queue": queue,
                 "supervisors": [loops],
+                "api_keys": ApiKeys(redis),
+                "limits": Limits(redis),
             }
         finally:
             await queue.stop()  # before the pool closes: running async calls may finish
@@ -108,10 +114,12 @@ def create_app(
             backend.close()
             log.info("gateway %s stopped; its containers are removed", gateway_id)
 
-    app = Starlette(routes=ASYNC_ROUTES + ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)
-    # Credentials guard the Starlette part only: the call paths in front of it stay open.
+    routes = ASYNC_ROUTES + API_KEY_ROUTES + ROUTES
+    app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
+    # Credentials guard the Starlette part only: the call paths in front of it stay open, but
+    # for what a function's own manifest asks (ApiGateway: API keys, limits, CORS, schema).
     control_plane = RequireCredentials(app, control_plane_password(settings))
-    return SyncCallApp(AsyncCallApp(control_plane))
+    return ApiGateway(SyncCallApp(AsyncCallApp(control_plane)))
 
 
 async def _deploy_folders(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from faas.errors import AtScaleLimit, FaasError
+from faas.errors import ApiKeyRequired, AtScaleLimit, FaasError, Throttled
 
 log = logging.getLogger("gateway")
 
@@ -27,9 +28,13 @@ def error_body(code: str, message: str) -> bytes:
 
 
 def error_headers(exc: FaasError) -> dict[str, str]:
-    """What tells a client when to retry: Retry-After on 429 and 503."""
+    """What tells a client when to retry (Retry-After on 429 and 503) or how to authenticate."""
     if isinstance(exc, AtScaleLimit):
         return {"Retry-After": str(max(1, round(exc.retry_after)))}
+    if isinstance(exc, Throttled):  # rounded up: a client that waits that long gets through
+        return {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    if isinstance(exc, ApiKeyRequired):
+        return {"WWW-Authenticate": 'ApiKey header="X-Api-Key"'}
     if exc.status == 503:
         return {"Retry-After": "5"}
     return {}

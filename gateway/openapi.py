@@ -62,13 +62,16 @@ UNAVAILABLE = _error("Docker or Redis unavailable")
 
 def _call(summary: str, *, asynchronous: bool) -> dict[str, Any]:
     responses: dict[str, Any] = {"400": BAD, "404": MISSING, "413": _error("body too large")}
+    # A function's own API-gateway fields (auth, rate_limit, quota, cors, request_schema).
+    responses["401"] = _error("auth: api-key and no X-Api-Key header")
+    responses["403"] = _error("X-Api-Key not valid for this function, or CORS preflight refused")
+    responses["429"] = _error("over a rate limit, a quota, or the scale limit (Retry-After)")
     if asynchronous:
         responses["202"] = _json("queued durably", {"$ref": "#/components/schemas/Queued"})
         responses["422"] = _error("the Idempotency-Key was used for another request")
     else:
         responses["default"] = {"description": "the function's own answer"}
-        responses.update({"429": _error("at the scale limit"), "502": _error("crashed"),
-                          "504": _error("timed out")})  # fmt: skip
+        responses.update({"502": _error("crashed"), "504": _error("timed out")})
     return {
         "summary": summary,
         "requestBody": {"required": False, "content": {"*/*": {"schema": {}}}},
@@ -107,6 +110,67 @@ MANIFEST = {
         "environment": {"type": "object", "additionalProperties": {"type": "string"}},
         "network": {"type": "boolean"},
         "triggers": {"type": "array", "items": {"type": "object"}},
+        "auth": {"enum": ["none", "api-key"]},
+        "rate_limit": {"$ref": "#/components/schemas/RateLimit"},
+        "key_rate_limit": {"$ref": "#/components/schemas/RateLimit"},
+        "quota": {"$ref": "#/components/schemas/Quota"},
+        "cors": {
+            "type": "object",
+            "required": ["origins"],
+            "properties": {
+                "origins": {"type": "array", "items": {"type": "string"}},
+                "methods": {"type": "array", "items": {"type": "string"}},
+                "headers": {"type": "array", "items": {"type": "string"}},
+                "max_age": {"oneOf": [{"type": "string"}, {"type": "number"}]},
+                "credentials": {"type": "boolean"},
+            },
+        },
+        "request_schema": {"type": "object", "description": "a JSON Schema for call bodies"},
+    },
+}
+
+KEY_ID = _path("id", "an API key's id (12 hex digits)", r"^[0-9a-f]{12}$")
+NO_KEY = _error("no such API key")
+API_KEY_PATHS: dict[str, Any] = {
+    "/system/api-keys": {
+        "get": {
+            "summary": "Every API key: id, name, prefix, functions, plan (never the secret)",
+            "responses": {"200": _json("keys"), "503": UNAVAILABLE},
+        },
+        "post": {
+            "summary": "Create an API key; the answer carries its secret, this once",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "name": {"type": "string", "maxLength": 100},
+                                "functions": {
+                                    "type": "array",
+                                    "items": {"type": "string", "pattern": NAME},
+                                },
+                                "rate_limit": {"$ref": "#/components/schemas/RateLimit"},
+                                "quota": {"$ref": "#/components/schemas/Quota"},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {"201": _json("the key, with its secret"), "400": BAD},
+        },
+    },
+    "/system/api-keys/{id}": {
+        "parameters": [KEY_ID],
+        "get": {
+            "summary": "One API key's record",
+            "responses": {"200": _json("the key"), "404": NO_KEY},
+        },
+        "delete": {
+            "summary": "Revoke an API key: refused from its next call on every gateway",
+            "responses": {"200": _json("revoked"), "404": NO_KEY},
+        },
     },
 }
 
@@ -257,6 +321,7 @@ DOCUMENT: dict[str, Any] = {
                 },
             },
         },
+        **API_KEY_PATHS,
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics",
@@ -300,6 +365,22 @@ DOCUMENT: dict[str, Any] = {
                         "required": ["code", "message"],
                         "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
                     }
+                },
+            },
+            "RateLimit": {
+                "type": "object",
+                "required": ["rate"],
+                "properties": {
+                    "rate": {"type": "string", "description": "10/s, 600/m, 1000/h, 5000/d"},
+                    "burst": {"type": "integer", "minimum": 1},
+                },
+            },
+            "Quota": {
+                "type": "object",
+                "required": ["limit"],
+                "properties": {
+                    "limit": {"type": "integer", "minimum": 1},
+                    "period": {"enum": ["minute", "hour", "day", "week", "month"]},
                 },
             },
             "Queued": {

@@ -8,6 +8,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from faas.settings import Settings
+from gateway.api_policy import ApiGateway
 from gateway.app import create_app
 from gateway.async_routes import AsyncCallApp
 from gateway.auth import RequireCredentials
@@ -25,7 +26,8 @@ def _served(tmp_path: Path) -> set[tuple[str, str]]:
     app: object = create_app(Settings(home=tmp_path))
     served: set[tuple[str, str]] = set()
     while not isinstance(app, Starlette):
-        if isinstance(app, RequireCredentials):  # guards routes, serves none of its own
+        # They guard routes (ApiGateway: a function's own policy), and serve none of their own.
+        if isinstance(app, RequireCredentials | ApiGateway):
             app = app.app
             continue
         prefix, methods = _BARE[type(app)]
