@@ -211,6 +211,19 @@ class GatewayClient(AsyncCalls):
         suffix = "/" + path.lstrip("/") if path else ""
         return self.request(method, f"/function/{name}{suffix}", content=data, headers=headers)
 
+    # -- API keys (functions with auth: api-key) ----------------------------------------
+
+    def create_key(self, **fields: Any) -> dict[str, Any]:
+        """A new key: its record and, this once, its secret under "key"."""
+        body = {name: value for name, value in fields.items() if value}
+        return dict(self._json("POST", "/system/api-keys", json=body))
+
+    def keys(self) -> list[dict[str, Any]]:
+        return list(self._json("GET", "/system/api-keys")["api_keys"])
+
+    def revoke_key(self, key_id: str) -> dict[str, Any]:
+        return dict(self._json("DELETE", f"/system/api-keys/{key_id}"))
+
 
 def error_from(response: httpx.Response) -> GatewayError:
     try:
