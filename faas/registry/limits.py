@@ -19,6 +19,7 @@ at a window's end counts into the newer window it finds rather than resetting it
 from __future__ import annotations
 
 import calendar
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -95,26 +96,27 @@ return {0}
 """
 
 
-def windows(now: float) -> list[int]:
+def windows(now: float) -> tuple[int, ...]:
     """Index and end (epoch ms) of the UTC calendar window around `now` for each period."""
-    day = int(now // 86400)
+    return _windows(int(now // 60))  # every period starts on a minute
+
+
+@functools.lru_cache(maxsize=4)
+def _windows(minute: int) -> tuple[int, ...]:
+    now = minute * 60
+    day = now // 86400
     tm = time.gmtime(now)
     month = tm.tm_year * 12 + tm.tm_mon - 1
     next_year, next_month = divmod(month + 1, 12)
-    month_end = calendar.timegm((next_year, next_month + 1, 1, 0, 0, 0))
     week = (day + 3) // 7  # 1970-01-01 was a Thursday: weeks start on Monday
     spans = {
-        "minute": (int(now // 60), (int(now // 60) + 1) * 60),
-        "hour": (int(now // 3600), (int(now // 3600) + 1) * 3600),
+        "minute": (minute, now + 60),
+        "hour": (now // 3600, (now // 3600 + 1) * 3600),
         "day": (day, (day + 1) * 86400),
-        "week": (week, (week + 1) * 7 * 86400 - 3 * 86400),
-        "month": (month, month_end),
+        "week": (week, ((week + 1) * 7 - 3) * 86400),
+        "month": (month, calendar.timegm((next_year, next_month + 1, 1, 0, 0, 0))),
     }
-    flat: list[int] = []
-    for period in PERIODS:
-        index, end = spans[period]
-        flat += [index, end * 1000]
-    return flat
+    return tuple(n for period in PERIODS for n in (spans[period][0], spans[period][1] * 1000))
 
 
 class Limits:
@@ -151,7 +153,7 @@ class Limits:
             *_bucket(key_rate_limit),
             quota.limit if quota else 0,
             quota.period if quota else "",
-            *windows(self._clock()),
+            *(windows(self._clock()) if key else ()),  # quotas count keys' calls only
         ]
         async with translated("check the call's limits"):
             reply = await self._admit(names, args)
