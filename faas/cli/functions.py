@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from faas.cli.group import Context, cli, pass_ctx, table
+from faas.cli.keys import api_summary
 from faas.client import error_from
 from faas.errors import BadRequest
 
@@ -90,6 +91,9 @@ def describe(ctx: Context, name: str) -> None:
         f"concurrency: {cfg['concurrency']}   keep_alive: {cfg['keep_alive']}"
     )
     click.echo(f"network:      {'yes' if cfg['network'] else 'no'}")
+    api = api_summary(cfg)
+    if api:
+        click.echo(f"api:          {api}")
     containers = ", ".join(f"{k} {v}" for k, v in r.get("containers", {}).items()) or "none"
     click.echo(f"containers:   {containers}")
     generic = r.get("generic")

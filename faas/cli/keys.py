@@ -61,6 +61,21 @@ def _quota(text: str | None) -> dict[str, Any] | None:
     return {"limit": int(limit), "period": period.strip()}
 
 
+def api_summary(config: dict[str, Any]) -> str:
+    """A function's API-gateway fields on one line, for `faas describe` ("" when none)."""
+    parts = [f"auth {config['auth']}"] if "auth" in config else []
+    for field in ("rate_limit", "key_rate_limit"):
+        if field in config:
+            parts.append(f"{field} {config[field]['rate']} burst {config[field]['burst']}")
+    if "quota" in config:
+        parts.append(f"quota {config['quota']['limit']}/{config['quota']['period']} per key")
+    if "cors" in config:
+        parts.append(f"cors {','.join(config['cors']['origins'])}")
+    if "request_schema" in config:
+        parts.append("request_schema")
+    return "; ".join(parts)
+
+
 @key.command("list")
 @pass_ctx
 def key_list(ctx: Context) -> None:
@@ -72,8 +87,7 @@ def key_list(ctx: Context) -> None:
         return
     rows = [["ID", "NAME", "PREFIX", "FUNCTIONS", "RATE", "QUOTA", "CREATED"]]
     for k in found:
-        rate = k["rate_limit"]
-        quota = k["quota"]
+        rate, quota = k["rate_limit"], k["quota"]
         rows.append(
             [
                 k["id"],

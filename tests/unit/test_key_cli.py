@@ -12,8 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from faas.cli import group
+from faas.cli.keys import api_summary
 from faas.cli.main import cli
 from faas.client import GatewayClient
+from faas.manifest.spec import parse_manifest
 
 SECRET = "fk_0123456789ab_" + "s" * 43
 RECORD = {
@@ -89,3 +91,15 @@ def test_list_shows_the_plan_but_never_a_secret(sent: list[httpx.Request]) -> No
     revoked = CliRunner().invoke(cli, ["key", "revoke", "0123456789ab"])
     assert revoked.stdout.strip() == "revoked 0123456789ab"
     assert sent[-1].method == "DELETE" and sent[-1].url.path == "/system/api-keys/0123456789ab"
+
+
+def test_describe_sums_up_the_api_fields() -> None:
+    config = parse_manifest(
+        {"name": "x", "auth": "api-key", "rate_limit": {"rate": "5/s"},
+         "quota": {"limit": 9, "period": "week"}, "cors": {"origins": ["*"]},
+         "request_schema": {"type": "object"}}
+    ).to_manifest()  # fmt: skip
+    assert api_summary(config) == (
+        "auth api-key; rate_limit 5/s burst 5; quota 9/week per key; cors *; request_schema"
+    )
+    assert api_summary(parse_manifest({"name": "x"}).to_manifest()) == ""
