@@ -81,6 +81,59 @@ async def revoke_key(request: Request) -> Response:
     return JSONResponse({"revoked": key_id})
 
 
+def _answer(description: str, ref: str | None = None) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{ref}"} if ref else {"type": "object"}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ID_PARAMETER = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "description": "an API key's id (12 hex digits)",
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+}
+_CREATE = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": MAX_NAME},
+        "functions": {
+            "type": "array",
+            "items": {"type": "string", "pattern": r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
+        },
+        "rate_limit": {"$ref": "#/components/schemas/RateLimit"},
+        "quota": {"$ref": "#/components/schemas/Quota"},
+    },
+}
+# These routes in the OpenAPI document (gateway.openapi), kept next to them.
+API_KEY_PATHS: dict[str, Any] = {
+    "/system/api-keys": {
+        "get": {
+            "summary": "Every API key: id, name, prefix, functions, plan (never the secret)",
+            "responses": {"200": _answer("keys"), "503": _answer("Redis unavailable", "Error")},
+        },
+        "post": {
+            "summary": "Create an API key; the answer carries its secret, this once",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _CREATE}}},
+            "responses": {
+                "201": _answer("the key, with its secret"),
+                "400": _answer("bad request: the message names the field", "Error"),
+            },
+        },
+    },
+    "/system/api-keys/{id}": {
+        "parameters": [_ID_PARAMETER],
+        "get": {
+            "summary": "One API key's record",
+            "responses": {"200": _answer("the key"), "404": _answer("no such key", "Error")},
+        },
+        "delete": {
+            "summary": "Revoke an API key: refused from its next call on every gateway",
+            "responses": {"200": _answer("revoked"), "404": _answer("no such key", "Error")},
+        },
+    },
+}
+
 API_KEY_ROUTES = [
     Route("/system/api-keys", list_keys, methods=["GET"]),
     Route("/system/api-keys", create_key, methods=["POST"]),

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.api_key_routes import API_KEY_PATHS
 from gateway.params import MAX_SINCE, MAX_TAIL
 
 NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -129,50 +130,6 @@ MANIFEST = {
     },
 }
 
-KEY_ID = _path("id", "an API key's id (12 hex digits)", r"^[0-9a-f]{12}$")
-NO_KEY = _error("no such API key")
-API_KEY_PATHS: dict[str, Any] = {
-    "/system/api-keys": {
-        "get": {
-            "summary": "Every API key: id, name, prefix, functions, plan (never the secret)",
-            "responses": {"200": _json("keys"), "503": UNAVAILABLE},
-        },
-        "post": {
-            "summary": "Create an API key; the answer carries its secret, this once",
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "name": {"type": "string", "maxLength": 100},
-                                "functions": {
-                                    "type": "array",
-                                    "items": {"type": "string", "pattern": NAME},
-                                },
-                                "rate_limit": {"$ref": "#/components/schemas/RateLimit"},
-                                "quota": {"$ref": "#/components/schemas/Quota"},
-                            },
-                        }
-                    }
-                },
-            },
-            "responses": {"201": _json("the key, with its secret"), "400": BAD},
-        },
-    },
-    "/system/api-keys/{id}": {
-        "parameters": [KEY_ID],
-        "get": {
-            "summary": "One API key's record",
-            "responses": {"200": _json("the key"), "404": NO_KEY},
-        },
-        "delete": {
-            "summary": "Revoke an API key: refused from its next call on every gateway",
-            "responses": {"200": _json("revoked"), "404": NO_KEY},
-        },
-    },
-}
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",

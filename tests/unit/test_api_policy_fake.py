@@ -49,6 +49,10 @@ def test_a_function_without_api_fields_never_asks_the_limits(stack: Stack) -> No
             queued = await gw.http.post("/async-function/echo", content=b"{}")
             assert queued.status_code == 202
             assert asked == []
+            # CORS and schemas are checked in the gateway alone: still no Redis.
+            await gw.register("echo", cors={"origins": ["*"]}, request_schema={"type": "object"})
+            assert (await gw.call("echo", body=b"{}", origin=ORIGIN)).status_code == 200
+            assert asked == []
             await gw.register("echo", rate_limit={"rate": "100/s"})
             assert (await gw.call("echo")).status_code == 200
             assert asked == ["echo"]
