@@ -19,6 +19,8 @@ the key's problem (unknown, revoked, other functions) is one message.
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from faas.errors import ApiKeyRefused, ApiKeyRequired, CorsRefused, FaasError
@@ -34,6 +36,7 @@ KEY_HEADER = b"x-api-key"
 KEY_ID_HEADER = b"x-api-key-id"
 # What a page's script may read of a response: faas's own headers and when to retry.
 EXPOSED = b"X-Call-Id, X-Faas-Start, Server-Timing, Retry-After"
+LARGE_BODY = 64 * 1024  # checked against a request_schema on a thread, off the event loop
 
 
 class ApiGateway:
@@ -76,7 +79,10 @@ async def _apply(
             scope = await _admit(policy, name, scope)
         if policy.request_schema is not None:
             body = await read_body(scope, receive, scope["state"]["settings"].max_body)
-            policy.request_schema.check(scope["method"], body)
+            if len(body) > LARGE_BODY:  # seconds of parsing must not stall every other call
+                await asyncio.to_thread(policy.request_schema.check, scope["method"], body)
+            else:
+                policy.request_schema.check(scope["method"], body)
             receive = _replay(body, receive)
     except Exception as exc:
         status, headers, body = error_response(scope, exc)
