@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 
 from faas.registry.limits import Limits
+from faas.registry.store import connect
+from tests.conftest import free_port
 from tests.unit.fake_gateway import FakeGateway, Stack, run, until
 
 ORIGIN = "https://app.example"
@@ -341,3 +343,21 @@ def test_random_requests_to_a_guarded_function_never_get_a_server_error(stack: S
             }  # every rule, and past them
 
     run(scenario, timeout=60)
+
+
+def test_without_redis_guarded_functions_fail_closed_and_others_go_on(stack: Stack) -> None:
+    async def scenario() -> None:
+        async with stack.gateway() as gw:
+            await gw.register("echo", auth="api-key")
+            await gw.register("noop")
+            key = (await new_key(gw))["key"]
+            assert (await gw.call("echo", x_api_key=key)).status_code == 200
+            unreachable = connect(f"redis://127.0.0.1:{free_port()}/0")
+            gw._lifespan.state["limits"] = Limits(unreachable)
+            refused = await gw.call("echo", x_api_key=key)
+            assert_error(refused, 503, "redis_unavailable")
+            assert refused.headers["retry-after"] == "5"
+            assert (await gw.call("noop")).status_code == 204
+            await unreachable.aclose()
+
+    run(scenario)
