@@ -22,15 +22,19 @@ from faas.pool.generic import GenericPool
 from faas.pool.invoker import Invoker
 from faas.pool.lifecycle import Lifecycle
 from faas.pool.maintenance import Heartbeat, Maintenance
+from faas.pool.secret_files import SecretWatch
 from faas.queue.service import QueueService
 from faas.registry.catalog import Catalog
+from faas.registry.secrets import SecretStore
 from faas.registry.store import Registry, connect
+from faas.secret_box import ensure_key
 from faas.settings import Settings
 from faas.supervised import Supervisor
 from gateway.async_routes import ASYNC_ROUTES, AsyncCallApp
 from gateway.auth import RequireCredentials, control_plane_password
 from gateway.errors import HANDLERS
 from gateway.routes import ROUTES
+from gateway.secret_routes import SECRET_ROUTES
 from gateway.sync_calls import SyncCallApp
 
 log = logging.getLogger("gateway")
@@ -55,8 +59,9 @@ def create_app(
         redis = connect(settings.redis_url)
         registry = Registry(redis)
         heartbeat = Heartbeat(registry, gateway_id)
+        secrets_store = SecretStore(redis, ensure_key(settings))
         lifecycle = Lifecycle(
-            engine or DockerEngine(backend), settings, gateway_id, heartbeat.stack_id
+            engine or DockerEngine(backend), settings, gateway_id, heartbeat.stack_id, secrets_store
         )
 
         async def docker_runtime_image() -> tuple[str, str] | None:
@@ -84,6 +89,14 @@ def create_app(
             redis, catalog, registry, invoker, settings, gateway_id, supervisor=loops
         )
         await queue.start()
+        secret_watch = SecretWatch(
+            secrets_store,
+            lifecycle.secret_files,
+            lambda: invoker.instances.pools.values(),
+            invoker.instances.discard,
+            registry.gateway_alive,
+        )
+        watching = loops.spawn("faas-secret-watch", secret_watch.run())
         log.info("gateway %s ready", gateway_id)
         try:
             yield {
@@ -96,8 +109,11 @@ def create_app(
                 "recent_calls": invoker.recent,
                 "queue": queue,
                 "supervisors": [loops],
+                "secrets": secrets_store,
+                "secret_watch": secret_watch,
             }
         finally:
+            watching.cancel()
             await queue.stop()  # before the pool closes: running async calls may finish
             await maintenance.stop()
             await invoker.close()
@@ -108,7 +124,9 @@ def create_app(
             backend.close()
             log.info("gateway %s stopped; its containers are removed", gateway_id)
 
-    app = Starlette(routes=ASYNC_ROUTES + ROUTES, exception_handlers=HANDLERS, lifespan=lifespan)
+    app = Starlette(
+        routes=ASYNC_ROUTES + ROUTES + SECRET_ROUTES, exception_handlers=HANDLERS, lifespan=lifespan
+    )
     # Credentials guard the Starlette part only: the call paths in front of it stay open.
     control_plane = RequireCredentials(app, control_plane_password(settings))
     return SyncCallApp(AsyncCallApp(control_plane))

@@ -16,6 +16,7 @@ import yaml
 
 from faas.errors import FunctionNotFound, ManifestError
 from faas.manifest.cron import parse_schedule
+from faas.manifest.secret_names import validate_secret_name
 from faas.units import format_duration, format_size, parse_duration, parse_size
 
 MANIFEST_FILE = "faas.yaml"
@@ -93,6 +94,7 @@ class FunctionSpec:
     environment: Mapping[str, str] = field(default_factory=dict)
     network: bool = False
     triggers: tuple[Trigger, ...] = ()
+    secrets: tuple[str, ...] = ()  # mounted as files at /var/openfaas/secrets/NAME
 
     def to_manifest(self) -> dict[str, Any]:
         """The manifest as a user would write it (round-trips through `parse_manifest`)."""
@@ -102,6 +104,7 @@ class FunctionSpec:
         data["keep_alive"] = format_duration(self.keep_alive)
         data["memory"] = format_size(self.memory)
         data["environment"] = dict(self.environment)
+        data["secrets"] = list(self.secrets)
         return data
 
 
@@ -117,6 +120,7 @@ _FIELDS = {
     "environment",
     "network",
     "triggers",
+    "secrets",
 }
 
 
@@ -180,6 +184,7 @@ def parse_manifest(data: object) -> FunctionSpec:
         raise ManifestError("network", f"must be true or false, got {network!r}")
     values["network"] = network
     values["triggers"] = _triggers(data.get("triggers", []))
+    values["secrets"] = _secrets(data.get("secrets", []))
     return FunctionSpec(**values)
 
 
@@ -266,6 +271,19 @@ def _environment(value: object) -> dict[str, str]:
             raise ManifestError(f"environment.{key}", "must not contain a NUL character")
         env[key] = text
     return env
+
+
+def _secrets(value: object) -> tuple[str, ...]:
+    """`[db-password, api-token]`: names of secrets (`faas secret create`), each once."""
+    if not isinstance(value, list):
+        raise ManifestError("secrets", f"must be a list of secret names, got {value!r}")
+    names: list[str] = []
+    for index, item in enumerate(value):
+        name = validate_secret_name(item, f"secrets[{index}]")
+        if name in names:
+            raise ManifestError(f"secrets[{index}]", f"{name!r} is listed twice")
+        names.append(name)
+    return tuple(names)
 
 
 def _triggers(value: object) -> tuple[Trigger, ...]:
