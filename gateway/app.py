@@ -96,6 +96,8 @@ def create_app(
             invoker.instances.discard,
             registry.gateway_alive,
         )
+        with contextlib.suppress(FaasError):  # learn the feed's revision before serving
+            await secret_watch.round()
         watching = loops.spawn("faas-secret-watch", secret_watch.run())
         log.info("gateway %s ready", gateway_id)
         try:

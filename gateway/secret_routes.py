@@ -47,8 +47,8 @@ async def update_secret(request: Request) -> Response:
     name, value = await _secret(request, needs_value=True)
     store: SecretStore = request.state.secrets
     await store.update(name, value)
-    # This gateway's instances go now; the others' within a second (SecretWatch).
-    request.state.secret_watch.retire([name])
+    # This gateway's instances that mounted the old value go now; the others' within a second.
+    await request.state.secret_watch.round()
     return JSONResponse({"name": name})
 
 
@@ -56,7 +56,7 @@ async def remove_secret(request: Request) -> Response:
     name, _ = await _secret(request, needs_value=False)
     store: SecretStore = request.state.secrets
     await store.remove(name)
-    request.state.secret_watch.retire([name])
+    await request.state.secret_watch.round()
     return JSONResponse({"name": name})
 
 

@@ -271,10 +271,10 @@ class GenericPool:
     def describe(self, spec: FunctionSpec, image: str) -> dict[str, object]:
         code = self._code.get(image)
         reason = None if isinstance(code, list) else (code or "not checked yet")
-        if spec.secrets:
-            reason = "it names secrets, mounted only when a container is created"
         if self.image is None:
             reason = self.status
+        if spec.secrets:
+            reason = "it names secrets, mounted only when a container is created"
         return {
             "eligible": reason is None,
             "reason": reason,

@@ -159,6 +159,7 @@ class SecretWatch:
         self._discard = discard
         self._alive = alive
         self._revision: int | None = None
+        self._lock = asyncio.Lock()  # one reader of the feed at a time: each change once
 
     def retire(self, names: Iterable[str]) -> int:
         """Retire every live instance of functions naming one of `names`; return how many."""
@@ -174,12 +175,12 @@ class SecretWatch:
         return retired
 
     async def round(self) -> None:
-        """Read the change feed once; the first round only learns the revision."""
-        revision, names = await self._store.changes(
-            -1 if self._revision is None else self._revision
-        )
-        first = self._revision is None
-        self._revision = revision
+        """Read the change feed once; the first round only learns the revision. The gateway
+        that changes a secret runs one at once, so its own instances go before it answers."""
+        async with self._lock:
+            first = self._revision is None
+            revision, names = await self._store.changes(-1 if first else self._revision or 0)
+            self._revision = revision
         if names and not first:
             retired = self.retire(names)
             if retired:
