@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from faas import keys
-from faas.errors import ManifestError
+from faas.errors import ConfigError, ManifestError
 from faas.manifest.spec import parse_manifest
 from faas.pool.secret_files import MOUNT_POINTS
 from faas.secret_box import SecretBox, ensure_key
@@ -272,3 +272,40 @@ def test_cli_sends_values_from_each_source_and_never_prints_them(
     assert both.exit_code != 0
     empty = runner.invoke(cli, ["secret", "create", "a"], input="")
     assert "empty" in str(empty.exception)  # main() prints it as one line, exit status 1
+
+
+def test_key_rotation_decrypts_with_old_keys_and_seals_with_the_first() -> None:
+    from cryptography.fernet import Fernet
+
+    old, new = Fernet.generate_key(), Fernet.generate_key()
+    sealed_before = SecretBox([old]).seal(b"v")
+    rotated = SecretBox([new, old])
+    assert rotated.open(sealed_before) == b"v"
+    assert SecretBox([new]).open(rotated.seal(b"v")) == b"v"
+    with pytest.raises(ConfigError, match="FAAS_SECRETS_KEY_FILE"):
+        SecretBox([new]).open(sealed_before)
+    with pytest.raises(ConfigError):
+        SecretBox([b"not a key"])
+
+
+def test_sweep_removes_only_dead_gateways_folders(tmp_path: Path) -> None:
+    from faas.pool.secret_files import SecretFiles
+
+    async def scenario() -> None:
+        mine = SecretFiles(tmp_path / "mounts", "aaaa", None)
+        dead = SecretFiles(tmp_path / "mounts", "dead", None)
+        live = SecretFiles(tmp_path / "mounts", "live", None)
+        folders = [files._write({"s": b"v"}) for files in (mine, dead, live)]
+
+        async def alive(gateway: str) -> bool:
+            return gateway == "live"
+
+        assert await mine.sweep(alive) == 1
+        assert [f.exists() for f in folders] == [True, False, True]
+        mine.close()  # only what it owns: nothing registered with `own`
+        assert folders[0].exists()
+        mine.own("c1", folders[0])
+        mine.release("c1")
+        assert not folders[0].exists()
+
+    run(scenario)
