@@ -132,3 +132,28 @@ def test_bad_secret_requests_are_4xx(gateway: Gateway) -> None:
     assert outsider.status_code == 401
     cli = faas("secret", "remove", "missing", env=gateway.cli_env())
     assert cli.returncode == 1 and cli.stderr.count("\n") == 1 and "missing" in cli.stderr
+
+
+def test_gateways_of_a_stack_share_secrets_and_retire_on_update(
+    make_gateway: Callable[..., Gateway],
+    deploy: Callable[[Gateway, Path], dict[str, object]],
+) -> None:
+    """Two gateway processes on one Redis and one key file (as `faas up --workers 1`): a
+    secret created through one is mounted by the other, and an update through the first
+    retires the second's warm instance."""
+    one = make_gateway()
+    two = make_gateway(FAAS_SECRETS_KEY_FILE=str(one.settings.secrets_key_path))
+    with one.client() as client:
+        client.create_secret("db-password", VALUE.encode())
+    deploy(one, READER)
+    for _ in range(2):
+        answer = two.http.post("/function/secret-reader")
+        assert answer.json()["sha256"]["/var/openfaas/secrets"] == _sha(VALUE), answer.text
+    assert answer.headers["x-faas-start"] == "warm"
+    [old] = _folders(two)
+    with one.client() as client:
+        client.update_secret("db-password", NEW_VALUE.encode())
+    wait_until(lambda: not old.exists(), 20)  # retired by two's watch, files gone with it
+    answer = two.http.post("/function/secret-reader")
+    assert answer.headers["x-faas-start"] == "cold"
+    assert answer.json()["sha256"]["/run/secrets"] == _sha(NEW_VALUE)
