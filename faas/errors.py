@@ -14,6 +14,7 @@ one line on stderr. Third-party errors (Docker, Redis) are translated once, wher
     │   ├── CallNotFound       404  no call or dead letter with that id
     │   └── SecretNotFound     404  no secret by that name
     ├── SecretExists           409  a secret by that name exists already (update it)
+    │   └── SecretInUse        409  a deployed function names the secret to remove
     ├── PayloadTooLarge        413
     ├── IdempotencyConflict    422  an Idempotency-Key reused with a different request
     ├── AtScaleLimit           429  every container busy at scale.max; has retry_after
@@ -210,6 +211,12 @@ class SecretExists(FaasError):
 
     status = 409
     code = "secret_exists"
+
+
+class SecretInUse(SecretExists):
+    """Removing a secret that deployed functions name: their next instances could not start."""
+
+    code = "secret_in_use"
 
 
 class IdempotencyConflict(FaasError):

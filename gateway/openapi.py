@@ -354,7 +354,12 @@ DOCUMENT["paths"]["/system/secrets"] = {
     "delete": {
         "summary": "Remove a secret",
         "requestBody": _SECRET_BODY,
-        "responses": {"200": _json("removed"), "400": BAD, "404": _NO_SECRET},
+        "responses": {
+            "200": _json("removed"),
+            "400": BAD,
+            "404": _NO_SECRET,
+            "409": _error("a deployed function names it"),
+        },
     },
 }
 

@@ -3,7 +3,7 @@
     GET     -> 200 [{"name": ...}]            names only: no route ever returns a value
     POST    {"name", "value"} -> 201          409 when it exists
     PUT     {"name", "value"} -> 200          404 when it does not
-    DELETE  {"name"} -> 200                   404 when it does not
+    DELETE  {"name"} -> 200                   404 when it does not, 409 while a function uses it
 
 `rawValue` (base64, for binary values) stands in for `value`, as in faas-provider's
 `types.Secret`; `namespace` is accepted and ignored (one namespace). Behind the control plane's
@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from faas.errors import BadRequest, ManifestError
+from faas.errors import BadRequest, ManifestError, SecretInUse
 from faas.manifest.secret_names import validate_secret_name
 from faas.manifest.spec import FunctionSpec
 from faas.registry.secrets import SecretStore
@@ -55,6 +55,13 @@ async def update_secret(request: Request) -> Response:
 async def remove_secret(request: Request) -> Response:
     name, _ = await _secret(request, needs_value=False)
     store: SecretStore = request.state.secrets
+    # As Docker refuses to remove a secret a service uses: their next starts would fail.
+    users = [r.name for r in await request.state.catalog.all() if name in r.spec.secrets]
+    if users:
+        raise SecretInUse(
+            f"name: secret {name!r} is used by {', '.join(users)}: remove it from their "
+            "`secrets:` (or remove them) first"
+        )
     await store.remove(name)
     await request.state.secret_watch.round()
     return JSONResponse({"name": name})

@@ -88,7 +88,7 @@ def secret_list(ctx: Context) -> None:
 @click.argument("name")
 @pass_ctx
 def secret_remove(ctx: Context, name: str) -> None:
-    """Remove secret NAME (functions that name it fail to start new instances)."""
+    """Remove secret NAME (refused while a deployed function names it)."""
     with ctx.client() as client:
         client.remove_secret(name)
     click.echo(f"removed secret {name}")

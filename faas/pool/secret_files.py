@@ -33,7 +33,7 @@ from typing import Protocol
 from faas.engines.base import ContainerConfig
 from faas.errors import FaasError, FunctionInitError, SecretNotFound
 from faas.manifest.spec import FunctionSpec
-from faas.pool.policy import FunctionPool, Instance
+from faas.pool.policy import FunctionPool, Instance, State
 
 log = logging.getLogger(__name__)
 
@@ -168,9 +168,12 @@ class SecretWatch:
         for pool in list(self._pools()):
             if changed.isdisjoint(pool.spec.secrets):
                 continue
+            # One being created serves the call it was started for, then drains: discarding
+            # it would fail that call, and it may well have read the new value already.
+            starting = [i for i in pool.instances if i.state is State.CREATING]
             for instance in pool.retire():
                 retired += 1
-                if instance.inflight == 0:
+                if instance.inflight == 0 and instance not in starting:
                     self._discard(pool, instance)
         return retired
 

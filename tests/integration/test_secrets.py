@@ -101,10 +101,14 @@ def test_function_reads_its_secret_as_read_only_files_and_nothing_leaks(
     assert again.json()["sha256"]["/run/secrets"] == _sha(NEW_VALUE)
     wait_until(lambda: not folder.exists(), 20)  # the old container went, and its files
 
-    # Removing the function removes its containers' files.
+    # A secret in use is not removed; removing the function removes its containers' files.
+    in_use = faas("secret", "remove", "db-password", env=gateway.cli_env())
+    assert in_use.returncode == 1 and "secret-reader" in in_use.stderr
     with gateway.client() as client:
         client.remove("secret-reader")
-    wait_until(lambda: not _folders(gateway), 20)
+        wait_until(lambda: not _folders(gateway), 20)
+        client.remove_secret("db-password")
+        assert client.secrets() == []
     gateway.stop()
     log = gateway.log.read_text()
     assert "db-password" in log or "secret" in log  # it logged about secrets, not their values

@@ -186,13 +186,18 @@ def test_updated_secret_retires_warm_instances_on_every_gateway(stack: Stack) ->
     run(scenario)
 
 
-def test_a_removed_secret_fails_new_starts_naming_it(stack: Stack) -> None:
+def test_a_secret_in_use_is_not_removed_and_a_missing_one_fails_starts(stack: Stack) -> None:
     async def scenario() -> None:
         async with stack.gateway() as gw:
             await _create(gw, "db-password")
             await gw.register("echo", secrets=["db-password"])
             removal = {"name": "db-password"}
-            assert (await gw.http.request("DELETE", "/system/secrets", json=removal)).is_success
+            refused = await gw.http.request("DELETE", "/system/secrets", json=removal)
+            assert refused.status_code == 409, refused.text
+            assert refused.json()["error"]["code"] == "secret_in_use"
+            assert "echo" in refused.json()["error"]["message"]
+            # Removed behind the API's back (a race with a deploy): starts fail, naming it.
+            redis.Redis.from_url(stack.redis_url).hdel(keys.SECRETS, "db-password")
             response = await gw.call("echo")
             assert response.status_code == 502
             assert "db-password" in response.json()["error"]["message"]
@@ -309,3 +314,45 @@ def test_sweep_removes_only_dead_gateways_folders(tmp_path: Path) -> None:
         assert not folders[0].exists()
 
     run(scenario)
+
+
+def test_retire_drains_but_never_discards_an_instance_being_created() -> None:
+    from faas.pool.policy import FunctionPool, Instance, State
+    from faas.pool.secret_files import SecretFiles, SecretWatch
+
+    spec = parse_manifest({"name": "f", "secrets": ["db"]})
+    pool = FunctionPool(spec, "f:1")
+    other = FunctionPool(parse_manifest({"name": "g", "secrets": ["api"]}), "g:1")
+    creating, idle = pool.reserve(0.0), pool.reserve(0.0)
+    pool.ready(idle, 0.0)
+    untouched = other.reserve(0.0)
+    other.ready(untouched, 0.0)
+    discarded: list[Instance] = []
+
+    class Feed:
+        async def values(self, names: tuple[str, ...]) -> dict[str, bytes]:
+            return {}
+
+        async def changes(self, since: int) -> tuple[int, list[str]]:
+            return since + 1, ["db"]
+
+    async def alive(gateway: str) -> bool:
+        return True
+
+    watch = SecretWatch(
+        Feed(),
+        SecretFiles(Path("/nonexistent"), "gw", None),
+        lambda: [pool, other],
+        lambda _pool, instance: discarded.append(instance),
+        alive,
+    )
+
+    async def scenario() -> None:
+        await watch.round()  # the first round only learns the revision
+        assert discarded == []
+        await watch.round()
+
+    run(scenario)
+    assert discarded == [idle]
+    assert creating.state is State.DRAINING and idle.state is State.DRAINING
+    assert untouched.state is State.READY  # names another secret
