@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Protocol
 
 from faas.engines.base import ContainerConfig
-from faas.errors import FaasError, FunctionInitError, SecretNotFound
+from faas.errors import ConfigError, FaasError, FunctionInitError, SecretNotFound
 from faas.manifest.spec import FunctionSpec
 from faas.pool.policy import FunctionPool, Instance, State
 
@@ -72,7 +72,15 @@ class SecretFiles:
                 f"function {spec.name!r} needs secret {exc.name!r}, which does not exist: "
                 "create it with `faas secret create`"
             ) from None
-        return self._write(values)
+        except ConfigError as exc:  # sealed with another key than this gateway's
+            raise FunctionInitError(f"function {spec.name!r}: {exc.message}") from None
+        try:
+            return self._write(values)
+        except OSError as exc:  # a full disk, a folder made by someone else: say which setting
+            raise FunctionInitError(
+                f"function {spec.name!r}: cannot write its secret files under {self.root} "
+                f"({exc.strerror or exc}); check FAAS_SECRET_MOUNT_DIR"
+            ) from None
 
     def mount(self, config: ContainerConfig, folder: Path | None) -> ContainerConfig:
         """`config` with `folder` mounted read-only at every MOUNT_POINT."""

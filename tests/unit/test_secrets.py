@@ -356,3 +356,22 @@ def test_retire_drains_but_never_discards_an_instance_being_created() -> None:
     assert discarded == [idle]
     assert creating.state is State.DRAINING and idle.state is State.DRAINING
     assert untouched.state is State.READY  # names another secret
+
+
+def test_unwritable_mount_folder_is_an_init_error_naming_the_setting(tmp_path: Path) -> None:
+    from faas.errors import FunctionInitError
+    from faas.pool.secret_files import SecretFiles
+
+    class Store:
+        async def values(self, names: tuple[str, ...]) -> dict[str, bytes]:
+            return {"db": b"v"}
+
+        async def changes(self, since: int) -> tuple[int, list[str]]:
+            return 0, []
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    files = SecretFiles(blocker / "mounts", "gw", Store())
+    spec = parse_manifest({"name": "f", "secrets": ["db"]})
+    with pytest.raises(FunctionInitError, match="FAAS_SECRET_MOUNT_DIR"):
+        run(lambda: files.prepare(spec))
