@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
@@ -188,6 +189,20 @@ class GatewayClient(AsyncCalls):
     def remove(self, name: str) -> dict[str, Any]:
         return dict(self._json("DELETE", f"/system/function/{name}"))
 
+    # -- secrets (OpenFaaS's API: names come back, values never) --------------------------
+
+    def secrets(self) -> list[str]:
+        return [str(item["name"]) for item in self._json("GET", "/system/secrets")]
+
+    def create_secret(self, name: str, value: bytes) -> None:
+        self._json("POST", "/system/secrets", json=_secret_body(name, value))
+
+    def update_secret(self, name: str, value: bytes) -> None:
+        self._json("PUT", "/system/secrets", json=_secret_body(name, value))
+
+    def remove_secret(self, name: str) -> None:
+        self._json("DELETE", "/system/secrets", json={"name": name})
+
     def logs(
         self, name: str, *, tail: int | None = None, since: float | None = None
     ) -> dict[str, Any]:
@@ -223,6 +238,14 @@ class GatewayClient(AsyncCalls):
 
     def revoke_key(self, key_id: str) -> dict[str, Any]:
         return dict(self._json("DELETE", f"/system/api-keys/{key_id}"))
+
+
+def _secret_body(name: str, value: bytes) -> dict[str, str]:
+    """Text as `value`; anything that is not UTF-8 as `rawValue` (base64), as faas-cli does."""
+    try:
+        return {"name": name, "value": value.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"name": name, "rawValue": base64.b64encode(value).decode("ascii")}
 
 
 def error_from(response: httpx.Response) -> GatewayError:

@@ -15,7 +15,10 @@ one line on stderr. Third-party errors (Docker, Redis) are translated once, wher
     ├── NotFound               404  no such call, dead letter, ...
     │   ├── FunctionNotFound   404
     │   ├── ImageMissing       404  the engine has no such image (a call's start: 502 init_failed)
-    │   └── CallNotFound       404  no call or dead letter with that id
+    │   ├── CallNotFound       404  no call or dead letter with that id
+    │   └── SecretNotFound     404  no secret by that name
+    ├── SecretExists           409  a secret by that name exists already (update it)
+    │   └── SecretInUse        409  a deployed function names the secret to remove
     ├── PayloadTooLarge        413
     ├── IdempotencyConflict    422  an Idempotency-Key reused with a different request
     ├── AtScaleLimit           429  every container busy at scale.max; has retry_after
@@ -200,6 +203,27 @@ class StackError(FaasError):
 
 class CallNotFound(NotFound):
     """No async call (or recent sync call) has that id, or a dead letter that id."""
+
+
+class SecretNotFound(NotFound):
+    """No secret has that name."""
+
+    def __init__(self, name: str, field: str = "name") -> None:
+        super().__init__(f"{field}: no secret named {name!r} (see `faas secret list`)")
+        self.name = name
+
+
+class SecretExists(FaasError):
+    """`faas secret create` of a name that exists: `faas secret update` replaces a value."""
+
+    status = 409
+    code = "secret_exists"
+
+
+class SecretInUse(SecretExists):
+    """Removing a secret that deployed functions name: their next instances could not start."""
+
+    code = "secret_in_use"
 
 
 class IdempotencyConflict(FaasError):

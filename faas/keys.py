@@ -33,6 +33,11 @@ FUNCTIONS = PREFIX + "functions"  # hash: name -> JSON function record
 # fetch only the names changed after the one they saw (faas.registry.store.Registry.changes).
 FUNCTIONS_REVISION = PREFIX + "functions:revision"  # integer, +1 per put or delete
 FUNCTIONS_CHANGES = PREFIX + "functions:changes"  # sorted set: name -> revision of last change
+# Secrets (faas.registry.secrets): values encrypted with the stack's key, never in plain text;
+# a change feed like the functions' one tells every gateway which secrets changed.
+SECRETS = PREFIX + "secrets"  # hash: name -> Fernet token of the value
+SECRETS_REVISION = PREFIX + "secrets:revision"  # integer, +1 per create, update or remove
+SECRETS_CHANGES = PREFIX + "secrets:changes"  # sorted set: name -> revision of last change
 STACK_ID = PREFIX + "stack-id"  # string: this Redis's stack id, set once (LABEL_STACK)
 
 

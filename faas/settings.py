@@ -71,6 +71,10 @@ class Settings:
     admin_password_file: Path | None = field(
         default=None, metadata={"env": "FAAS_ADMIN_PASSWORD_FILE"}
     )
+    # Secrets (faas.secret_box): the key their values are encrypted with in Redis, shared by
+    # every gateway of a stack; and the host folder their files are mounted from.
+    secrets_key_file: Path | None = field(default=None, metadata={"env": "FAAS_SECRETS_KEY_FILE"})
+    secret_mount_dir: Path | None = field(default=None, metadata={"env": "FAAS_SECRET_MOUNT_DIR"})
     # The pool (see faas.pool and faas.invoker).
     queue_timeout: float = field(default=10.0, metadata={"env": "FAAS_QUEUE_TIMEOUT"})
     pause_after: float = field(default=30.0, metadata={"env": "FAAS_PAUSE_AFTER"})
@@ -127,6 +131,16 @@ class Settings:
         """Where the control plane's password is kept (created when missing)."""
         return self.admin_password_file or self.home / "admin-password"
 
+    @property
+    def secrets_key_path(self) -> Path:
+        """Where the key that encrypts secret values is kept (created when missing)."""
+        return self.secrets_key_file or self.home / "secrets-key"
+
+    @property
+    def secret_mounts(self) -> Path:
+        """Host directory (0700) holding one read-only mounted folder per instance with secrets."""
+        return self.secret_mount_dir or self.home / "secret-mounts"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from FAAS_* variables; a bad value raises ConfigError naming it."""
@@ -138,6 +152,8 @@ class Settings:
             "socket_dir": lambda v: Path(v).expanduser() if v else None,
             "auth": _boolean,
             "admin_password_file": lambda v: Path(v).expanduser(),
+            "secrets_key_file": lambda v: Path(v).expanduser(),
+            "secret_mount_dir": lambda v: Path(v).expanduser(),
             "max_body": parse_size,
             "max_response": parse_size,
             "ready_timeout": parse_duration,

@@ -22,11 +22,14 @@ from faas.pool.generic import GenericPool
 from faas.pool.invoker import Invoker
 from faas.pool.lifecycle import Lifecycle
 from faas.pool.maintenance import Heartbeat, Maintenance
+from faas.pool.secret_files import SecretWatch
 from faas.queue.service import QueueService
 from faas.registry.api_keys import ApiKeys
 from faas.registry.catalog import Catalog
 from faas.registry.limits import Limits
+from faas.registry.secrets import SecretStore
 from faas.registry.store import Registry, connect
+from faas.secret_box import ensure_key
 from faas.settings import Settings
 from faas.supervised import Supervisor
 from gateway.api_key_routes import API_KEY_ROUTES
@@ -35,6 +38,7 @@ from gateway.async_routes import ASYNC_ROUTES, AsyncCallApp
 from gateway.auth import RequireCredentials, control_plane_password
 from gateway.errors import HANDLERS
 from gateway.routes import ROUTES
+from gateway.secret_routes import SECRET_ROUTES
 from gateway.sync_calls import SyncCallApp
 
 log = logging.getLogger("gateway")
@@ -59,8 +63,9 @@ def create_app(
         redis = connect(settings.redis_url)
         registry = Registry(redis)
         heartbeat = Heartbeat(registry, gateway_id)
+        secrets_store = SecretStore(redis, ensure_key(settings))
         lifecycle = Lifecycle(
-            engine or DockerEngine(backend), settings, gateway_id, heartbeat.stack_id
+            engine or DockerEngine(backend), settings, gateway_id, heartbeat.stack_id, secrets_store
         )
 
         async def docker_runtime_image() -> tuple[str, str] | None:
@@ -88,6 +93,16 @@ def create_app(
             redis, catalog, registry, invoker, settings, gateway_id, supervisor=loops
         )
         await queue.start()
+        secret_watch = SecretWatch(
+            secrets_store,
+            lifecycle.secret_files,
+            lambda: invoker.instances.pools.values(),
+            invoker.instances.discard,
+            registry.gateway_alive,
+        )
+        with contextlib.suppress(FaasError):  # learn the feed's revision before serving
+            await secret_watch.round()
+        watching = loops.spawn("faas-secret-watch", secret_watch.run())
         log.info("gateway %s ready", gateway_id)
         try:
             yield {
@@ -102,8 +117,11 @@ def create_app(
                 "supervisors": [loops],
                 "api_keys": ApiKeys(redis),
                 "limits": Limits(redis),
+                "secrets": secrets_store,
+                "secret_watch": secret_watch,
             }
         finally:
+            watching.cancel()
             await queue.stop()  # before the pool closes: running async calls may finish
             await maintenance.stop()
             await invoker.close()
@@ -114,7 +132,7 @@ def create_app(
             backend.close()
             log.info("gateway %s stopped; its containers are removed", gateway_id)
 
-    routes = ASYNC_ROUTES + API_KEY_ROUTES + ROUTES
+    routes = ASYNC_ROUTES + API_KEY_ROUTES + ROUTES + SECRET_ROUTES
     app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
     # Credentials guard the Starlette part only: the call paths in front of it stay open, but
     # for what a function's own manifest asks (ApiGateway: API keys, limits, CORS, schema).

@@ -127,6 +127,7 @@ MANIFEST = {
             },
         },
         "request_schema": {"type": "object", "description": "a JSON Schema for call bodies"},
+        "secrets": {"type": "array", "items": {"type": "string"}},
     },
 }
 
@@ -350,6 +351,55 @@ DOCUMENT: dict[str, Any] = {
 }
 # PUT is OpenFaaS's spelling of an update; both register or update.
 DOCUMENT["paths"]["/system/functions"]["put"] = DOCUMENT["paths"]["/system/functions"]["post"]
+
+# OpenFaaS's secrets API (gateway/secret_routes.py): names only ever come back, never values.
+_SECRET = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string", "pattern": r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$"},
+        "value": {"type": "string"},
+        "rawValue": {"type": "string", "format": "byte", "description": "base64, for binary"},
+        "namespace": {"type": "string", "description": "accepted and ignored"},
+    },
+}
+_SECRET_BODY = {"required": True, "content": {"application/json": {"schema": _SECRET}}}
+_NO_SECRET = _error("no such secret")
+DOCUMENT["paths"]["/system/secrets"] = {
+    "get": {
+        "summary": "Every secret's name (never a value)",
+        "responses": {
+            "200": _json(
+                "names",
+                {
+                    "type": "array",
+                    "items": {"type": "object", "properties": {"name": {"type": "string"}}},
+                },
+            ),
+            "503": UNAVAILABLE,
+        },
+    },
+    "post": {
+        "summary": "Create a secret",
+        "requestBody": _SECRET_BODY,
+        "responses": {"201": _json("created"), "400": BAD, "409": _error("it exists already")},
+    },
+    "put": {
+        "summary": "Replace a secret's value; instances that mounted the old one are retired",
+        "requestBody": _SECRET_BODY,
+        "responses": {"200": _json("updated"), "400": BAD, "404": _NO_SECRET},
+    },
+    "delete": {
+        "summary": "Remove a secret",
+        "requestBody": _SECRET_BODY,
+        "responses": {
+            "200": _json("removed"),
+            "400": BAD,
+            "404": _NO_SECRET,
+            "409": _error("a deployed function names it"),
+        },
+    },
+}
 
 _PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>faas gateway API</title>

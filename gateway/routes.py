@@ -23,6 +23,7 @@ from gateway.auth import authenticated
 from gateway.errors import error_response
 from gateway.openapi import OPENAPI_ROUTES
 from gateway.params import MAX_SINCE, MAX_TAIL, image_reference, json_body, number, whole_number
+from gateway.secret_routes import check_secrets_exist, masked_config
 
 # -- system API -------------------------------------------------------------------------------
 
@@ -51,6 +52,7 @@ async def register_function(request: Request) -> Response:
         raise BadRequest(f"code_hash: must be a string, got {type(code_hash).__name__}")
     lifecycle: Lifecycle = state.lifecycle
     await _check_host_fits(lifecycle, spec)
+    await check_secrets_exist(state.secrets, spec)
     if not await lifecycle.image_exists(image):
         raise BadRequest(f"image: {image!r} does not exist in Docker; build it with `faas deploy`")
     previous = await state.registry.get(spec.name)
@@ -158,6 +160,7 @@ def _supervisors(state: Any) -> list[Supervisor]:
 def _describe(request: Request, record: FunctionRecord) -> dict[str, Any]:
     invoker: Invoker = request.state.invoker
     data = record.to_json()
+    data["config"] = masked_config(data["config"])
     data["url"] = f"{str(request.base_url).rstrip('/')}/function/{record.name}"
     data.update(invoker.describe(record.name))
     return data

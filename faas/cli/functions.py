@@ -94,6 +94,10 @@ def describe(ctx: Context, name: str) -> None:
     api = api_summary(cfg)
     if api:
         click.echo(f"api:          {api}")
+    if cfg.get("environment"):  # the gateway masks the values
+        click.echo(f"environment:  {', '.join(f'{k}={v}' for k, v in cfg['environment'].items())}")
+    if cfg.get("secrets"):
+        click.echo(f"secrets:      {', '.join(cfg['secrets'])} (files in /var/openfaas/secrets)")
     containers = ", ".join(f"{k} {v}" for k, v in r.get("containers", {}).items()) or "none"
     click.echo(f"containers:   {containers}")
     generic = r.get("generic")

@@ -36,6 +36,8 @@ class ContainerConfig:
     security_opt: tuple[str, ...] = ("no-new-privileges",)
     network: str | None = None  # None: no network at all
     binds: Mapping[str, str] = field(default_factory=dict)  # host dir -> container dir (rw)
+    # (host dir, container dir) pairs mounted read-only; a host dir may appear more than once.
+    readonly_binds: tuple[tuple[str, str], ...] = ()
     ports: Mapping[int, list[tuple[str, int]]] = field(default_factory=dict)  # services only
 
 

@@ -22,11 +22,12 @@ generic image, where `POST /_/load` writes the code). Its working directory is t
 folder (a generic image's: its /tmp), as in the images faas builds.
 
 Not enforced: memory, CPU and pids limits, the user (processes run as the current user), the
-read-only root and the network (processes share the host's; `address()` raises: only the
-Unix-socket transport works). Paused instances are SIGSTOPped, resumed ones SIGCONTed; every
-process of an instance is in its own process group and is killed with it. Every instance is
-killed on `close()` (or `shut_down()`, without an event loop), at interpreter exit, and by a
-guardian process when the interpreter itself is killed: no test run leaves a process behind.
+read-only root and binds (a secret folder's host side: `host_path`), and the network
+(processes share the host's; `address()` raises: only the Unix-socket transport works).
+Paused instances are SIGSTOPped, resumed ones SIGCONTed; every process of an instance is in
+its own process group and is killed with it. Every instance is killed on `close()` (or
+`shut_down()`, without an event loop), at interpreter exit, and by a guardian process when
+the interpreter itself is killed: no test run leaves a process behind.
 
 As Docker reports them: state (a paused instance is running and paused; a signal's exit code
 is 128 + its number), events (`die` whenever an instance exits, `remove` included, then
@@ -141,6 +142,12 @@ class FakeEngine:
         instance = self._find(container_id)
         live = None if instance is None else instance.live
         return None if live is None else live.pid
+
+    def host_path(self, container_id: str, path: str) -> Path | None:
+        """The host path the instance sees at container path `path` (its binds, read-only
+        ones included, its tmpfs and code folders); None for an unknown instance."""
+        instance = self._find(container_id)
+        return None if instance is None else Path(instance.translate(path))
 
     async def crash(self, container_id: str, signum: int = signal.SIGKILL) -> None:
         """Send `signum` to the instance and return once it has exited (exit code 128 + signum

@@ -335,7 +335,13 @@ class Instance:
             paths[inner] = self.scratch / inner.lstrip("/")
         for host, inner in self.config.binds.items():
             paths[inner] = Path(host)
+        for host, inner in self.config.readonly_binds:  # read-only: not enforced here
+            paths[inner] = Path(host)
         return paths
+
+    def translate(self, path: str) -> str:
+        """Container path -> host path, as the instance's process sees it."""
+        return _translate(path, self._paths())
 
 
 def in_bind(config: ContainerConfig, path: str) -> bool:

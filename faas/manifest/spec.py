@@ -17,6 +17,7 @@ import yaml
 from faas.errors import FunctionNotFound, ManifestError
 from faas.manifest.api import API_FIELDS, ApiPolicy, inline_schema_file, parse_api
 from faas.manifest.cron import parse_schedule
+from faas.manifest.secret_names import validate_secret_name
 from faas.units import format_duration, format_size, parse_duration, parse_size
 
 MANIFEST_FILE = "faas.yaml"
@@ -95,6 +96,7 @@ class FunctionSpec:
     network: bool = False
     triggers: tuple[Trigger, ...] = ()
     api: ApiPolicy | None = None  # auth, rate_limit, quota, cors, ... (faas.manifest.api)
+    secrets: tuple[str, ...] = ()  # mounted as files at /var/openfaas/secrets/NAME
 
     def to_manifest(self) -> dict[str, Any]:
         """The manifest as a user would write it (round-trips through `parse_manifest`)."""
@@ -107,6 +109,7 @@ class FunctionSpec:
         del data["api"]
         if self.api is not None:
             data.update(self.api.to_manifest())
+        data["secrets"] = list(self.secrets)
         return data
 
 
@@ -123,6 +126,7 @@ _FIELDS = {
     "network",
     "triggers",
     *API_FIELDS,
+    "secrets",
 }
 
 
@@ -187,6 +191,7 @@ def parse_manifest(data: object) -> FunctionSpec:
     values["network"] = network
     values["triggers"] = _triggers(data.get("triggers", []))
     values["api"] = parse_api(data)
+    values["secrets"] = _secrets(data.get("secrets", []))
     return FunctionSpec(**values)
 
 
@@ -273,6 +278,19 @@ def _environment(value: object) -> dict[str, str]:
             raise ManifestError(f"environment.{key}", "must not contain a NUL character")
         env[key] = text
     return env
+
+
+def _secrets(value: object) -> tuple[str, ...]:
+    """`[db-password, api-token]`: names of secrets (`faas secret create`), each once."""
+    if not isinstance(value, list):
+        raise ManifestError("secrets", f"must be a list of secret names, got {value!r}")
+    names: list[str] = []
+    for index, item in enumerate(value):
+        name = validate_secret_name(item, f"secrets[{index}]")
+        if name in names:
+            raise ManifestError(f"secrets[{index}]", f"{name!r} is listed twice")
+        names.append(name)
+    return tuple(names)
 
 
 def _triggers(value: object) -> tuple[Trigger, ...]:

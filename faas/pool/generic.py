@@ -109,6 +109,9 @@ class GenericPool:
 
         `room(bytes)` says whether the memory budget has room for another container.
         """
+        if spec.secrets:  # its files are mounted at creation: a spare cannot take them on
+            self.forget(name)
+            return
         previous = self._functions.get(name)
         self._functions[name] = (image, Shape.of(spec))
         self._users.setdefault(image, set()).add(name)
@@ -188,7 +191,7 @@ class GenericPool:
     def take(self, spec: FunctionSpec, image: str) -> tuple[Started, list[CodeFile]] | None:
         """A spare that can become `spec` (newest first), with the code to load; None if none."""
         code = self._code.get(image)
-        if not isinstance(code, list):
+        if not isinstance(code, list) or spec.secrets:
             return None
         shape = Shape.of(spec)
         for index in range(len(self._spares) - 1, -1, -1):
@@ -270,6 +273,8 @@ class GenericPool:
         reason = None if isinstance(code, list) else (code or "not checked yet")
         if self.image is None:
             reason = self.status
+        if spec.secrets:
+            reason = "it names secrets, mounted only when a container is created"
         return {
             "eligible": reason is None,
             "reason": reason,

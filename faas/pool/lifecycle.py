@@ -36,6 +36,7 @@ from faas.errors import (
 )
 from faas.manifest.spec import FunctionSpec
 from faas.pool.hardening import Shape, function_container, generic_container
+from faas.pool.secret_files import SecretFiles, SecretValues
 from faas.settings import Settings
 
 _STATE_CHECK_INTERVAL = 0.05
@@ -68,6 +69,7 @@ class Lifecycle:
         settings: Settings,
         gateway_id: str,
         stack_id: Callable[[], str],
+        secrets: SecretValues | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -78,12 +80,14 @@ class Lifecycle:
         self._placements: dict[str, Placement] = {}  # container id -> what `remove` releases
         self._events_readers: set[asyncio.Task[object]] = set()
         self._network_ready = False
+        self.secret_files = SecretFiles(settings.secret_mounts, gateway_id, secrets)
 
     @property
     def stack_id(self) -> str:
         return self._stack_id()
 
     async def close(self) -> None:
+        self.secret_files.close()
         await self.engine.close()
 
     # -- what the pool asks of an engine ---------------------------------------------------
@@ -151,8 +155,10 @@ class Lifecycle:
     async def start(self, spec: FunctionSpec, image: str) -> Started:
         """Create and start a container for `spec`, return once its runtime accepts calls."""
 
+        secret_folder = await self.secret_files.prepare(spec)  # None: it names no secrets
+
         def config(name: str, placement: Placement) -> ContainerConfig:
-            return function_container(
+            cfg = function_container(
                 spec,
                 image,
                 container_name=name,
@@ -161,11 +167,17 @@ class Lifecycle:
                 stack_id=self.stack_id,
                 service_env=self._service_env(spec.network),
             )
+            return self.secret_files.mount(cfg, secret_folder)
 
         try:
-            return await self._launch(config, f"faas-{spec.name}", spec.network, spec)
-        except ImageMissing as exc:  # removed since the deploy: the call's answer is 502
-            raise FunctionInitError(exc.message) from exc
+            started = await self._launch(config, f"faas-{spec.name}", spec.network, spec)
+        except BaseException as exc:
+            self.secret_files.discard(secret_folder)
+            if isinstance(exc, ImageMissing):  # removed since the deploy: the answer is 502
+                raise FunctionInitError(exc.message) from exc
+            raise
+        self.secret_files.own(started.container_id, secret_folder)
+        return started
 
     async def start_generic(self, shape: Shape, image: str) -> Started:
         """Create and start a generic runtime container (no function loaded yet)."""
@@ -227,6 +239,7 @@ class Lifecycle:
         finally:
             if endpoint is not None:
                 endpoint.close()
+            self.secret_files.release(container_id)
             placement = self._placements.pop(container_id, None)
             if placement is not None:
                 self._contract.release(placement)

@@ -100,10 +100,14 @@ class FunctionPool:
         self.spec, self.image = spec, image
         if not changed:
             return []
+        self.init_ok()  # new code: a broken version's back-off does not carry over
+        return self.retire()
+
+    def retire(self) -> list[Instance]:
+        """Every live instance starts draining (a redeploy, a changed secret); returns them."""
         stale = [i for i in self.instances if i.live]
         for instance in stale:
             instance.state = State.DRAINING
-        self.init_ok()  # new code: a broken version's back-off does not carry over
         return stale
 
     def decide(self, *, force_cold: bool = False) -> Decision:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from faas import credentials, keys
+from faas import credentials, keys, secret_box
 from faas.client import GatewayClient
 from faas.engines.base import ContainerConfig
 from faas.engines.docker import DockerBackend
@@ -86,6 +86,7 @@ class Stack:
         self.home.mkdir(parents=True, exist_ok=True)
         if self.settings.auth:  # before any gateway starts: they and the CLI read the same file
             credentials.ensure(self.settings)
+        secret_box.ensure_key(self.settings)  # likewise: every gateway seals with this key
         self.backend.ping()
         bridge_ip = self.backend.ensure_network(self.settings.function_network)
         redis_url = self._start_redis(bridge_ip)
@@ -182,6 +183,7 @@ class Stack:
             FAAS_BIND=",".join([host] + ([bridge_ip] if bridge_ip else [])),
             FAAS_REDIS_URL=redis_url,
             FAAS_ADMIN_PASSWORD_FILE=str(self.settings.password_file),
+            FAAS_SECRETS_KEY_FILE=str(self.settings.secrets_key_path),
         )
         if bridge_ip:
             env.setdefault("FAAS_FUNCTION_GATEWAY_URL", f"http://{bridge_ip}:{port}")

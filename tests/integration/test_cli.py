@@ -151,6 +151,8 @@ def test_up_is_idempotent_and_down_leaves_nothing(
         # `faas up` made the credentials, for this user only; the CLI uses them unasked.
         password_file = tmp_path / "home" / "admin-password"
         assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+        secrets_key = tmp_path / "home" / "secrets-key"  # likewise the key of secret values
+        assert stat.S_IMODE(secrets_key.stat().st_mode) == 0o600
         refused = httpx.get(f"http://127.0.0.1:{port}/system/functions")
         assert refused.status_code == 401
         assert refused.headers["www-authenticate"] == 'Basic realm="faas"'

@@ -202,7 +202,8 @@ class DockerBackend:
         """Create (not start) a container; return its id."""
         with _translated(f"create container {cfg.name}"):
             host_config = self._api.create_host_config(
-                binds={host: {"bind": inner, "mode": "rw"} for host, inner in cfg.binds.items()},
+                binds=[f"{host}:{inner}:rw" for host, inner in cfg.binds.items()]
+                + [f"{host}:{inner}:ro" for host, inner in cfg.readonly_binds],
                 mem_limit=cfg.memory,
                 memswap_limit=cfg.memory,  # no swap: the limit is the limit
                 nano_cpus=int(cfg.cpus * 1e9),
