@@ -23,8 +23,9 @@ from faas.pool.invoker import Invoker
 from faas.pool.lifecycle import Lifecycle
 from faas.pool.maintenance import Heartbeat, Maintenance
 from faas.queue.service import QueueService
+from faas.registry.access import platform_client
 from faas.registry.catalog import Catalog
-from faas.registry.store import Registry, connect
+from faas.registry.store import Registry
 from faas.settings import Settings
 from faas.supervised import Supervisor
 from gateway.async_routes import ASYNC_ROUTES, AsyncCallApp
@@ -52,11 +53,15 @@ def create_app(
         gateway_id = secrets.token_hex(6)
         settings.sockets.mkdir(parents=True, exist_ok=True)
         backend = DockerBackend()  # connects on first use: builds only, with a fake engine
-        redis = connect(settings.redis_url)
+        redis = platform_client(settings)
         registry = Registry(redis)
-        heartbeat = Heartbeat(registry, gateway_id)
+        heartbeat = Heartbeat(registry, gateway_id, settings.home)
         lifecycle = Lifecycle(
-            engine or DockerEngine(backend), settings, gateway_id, heartbeat.stack_id
+            engine or DockerEngine(backend),
+            settings,
+            gateway_id,
+            heartbeat.stack_id,
+            bindings=registry.bindings,
         )
 
         async def docker_runtime_image() -> tuple[str, str] | None:
@@ -96,6 +101,7 @@ def create_app(
                 "recent_calls": invoker.recent,
                 "queue": queue,
                 "supervisors": [loops],
+                "heartbeat": heartbeat,
             }
         finally:
             await queue.stop()  # before the pool closes: running async calls may finish

@@ -188,8 +188,8 @@ class GenericPool:
     def take(self, spec: FunctionSpec, image: str) -> tuple[Started, list[CodeFile]] | None:
         """A spare that can become `spec` (newest first), with the code to load; None if none."""
         code = self._code.get(image)
-        if not isinstance(code, list):
-            return None
+        if not isinstance(code, list) or spec.redis is not None:
+            return None  # a binding's credentials are given when its own container starts
         shape = Shape.of(spec)
         for index in range(len(self._spares) - 1, -1, -1):
             if self._spares[index].shape == shape:

@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 
 from faas import keys
 from faas.manifest.spec import FunctionSpec, parse_manifest
+from faas.registry.bindings import DataBindings
 from faas.registry.redis_errors import translated
 
 LOG_ARCHIVE_LINES = 5000  # per function, from containers already removed
@@ -115,10 +116,18 @@ class Changes:
     complete: bool  # a full read: a function not in `records` no longer exists
 
 
-def connect(url: str) -> aioredis.Redis:
-    """A client for FAAS_REDIS_URL; connects lazily, on first use."""
+def connect(url: str, password: str | None = None) -> aioredis.Redis:
+    """A client for FAAS_REDIS_URL (with `password` when the URL has none); connects lazily.
+
+    A pooled connection idle for `health_check_interval` is pinged before use, and a command
+    that meets a broken connection (Redis restarted) is retried on a new one (redis-py's
+    default retry), so a restart costs no failed call."""
     return aioredis.Redis.from_url(
-        url, socket_connect_timeout=2.0, socket_timeout=5.0, health_check_interval=30
+        url,
+        password=password or None,
+        socket_connect_timeout=2.0,
+        socket_timeout=5.0,
+        health_check_interval=5,
     )
 
 
@@ -127,6 +136,7 @@ class Registry:
 
     def __init__(self, client: aioredis.Redis) -> None:
         self._redis = client
+        self.bindings = DataBindings(client)
         self._put = client.register_script(_PUT)
         self._delete = client.register_script(_DELETE)
         self._changes = client.register_script(_CHANGES)
@@ -147,6 +157,7 @@ class Registry:
             updated_at=now,
             version=previous.version + 1 if previous else 1,
         )
+        await self.bindings.grant(spec)  # before the record: no record without its Redis user
         async with translated("store function"):
             await self._put(_FEED_KEYS, [spec.name, json.dumps(record.to_json())])
         return record
@@ -179,14 +190,21 @@ class Registry:
         """Remove a function and its archived logs."""
         async with translated("remove function"):
             removed = await self._delete((*_FEED_KEYS, keys.function_logs(name)), [name])
+        await self.bindings.revoke(name)
         return bool(removed)
 
-    async def stack_id(self) -> str:
-        """This stack's id: created once, then the same for every gateway and CLI using it."""
+    async def stack_id(self, known: str = "") -> str:
+        """This stack's id: created once, then the same for every gateway and CLI using it.
+        When Redis has none, `known` (kept under FAAS_HOME, see faas.identity) goes back in."""
         async with translated("read the stack id"):
-            await self._redis.set(keys.STACK_ID, secrets.token_hex(6), nx=True)
+            await self._redis.set(keys.STACK_ID, known or secrets.token_hex(6), nx=True)
             raw = await self._redis.get(keys.STACK_ID)
         return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+    async def keep_stack_id(self, stack_id: str) -> bool:
+        """Put `stack_id` back if Redis lost it; True when it had (Redis lost its data)."""
+        async with translated("check the stack id"):
+            return bool(await self._redis.set(keys.STACK_ID, stack_id, nx=True))
 
     # -- gateways -------------------------------------------------------------------------
 
