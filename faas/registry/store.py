@@ -43,13 +43,15 @@ return removed
 """
 # KEYS: revision, functions, changes. ARGV: the revision the reader has (-1: none).
 # Returns {revision} when nothing changed; {revision, 'all', {name, json, ...}} for a full read
-# (a new reader, or a Redis that lost data and restarted its count); otherwise
+# (a new reader, or a Redis that lost data and restarted its count, or has none: a reader at
+# revision 0 would otherwise never see that records it knows are gone); otherwise
 # {revision, 'some', names, records} where a removed name's record is nil.
 _CHANGES = """
-local revision = tonumber(redis.call('GET', KEYS[1]) or '0')
+local stored = redis.call('GET', KEYS[1])
+local revision = tonumber(stored or '0')
 local since = tonumber(ARGV[1])
-if since == revision then return {revision} end
-if since < 0 or since > revision then
+if since == revision and stored then return {revision} end
+if since < 0 or since > revision or not stored then
   return {revision, 'all', redis.call('HGETALL', KEYS[2])}
 end
 local names = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. since, '+inf')
