@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 
 from faas import keys
 from faas.manifest.spec import FunctionSpec, parse_manifest
@@ -24,6 +27,7 @@ from faas.registry.bindings import DataBindings
 from faas.registry.redis_errors import translated
 
 LOG_ARCHIVE_LINES = 5000  # per function, from containers already removed
+RECONNECT_RETRIES = 2
 
 # KEYS: revision, functions, changes. ARGV: name, record JSON. Returns the new revision.
 _PUT = """
@@ -121,15 +125,17 @@ class Changes:
 def connect(url: str, password: str | None = None) -> aioredis.Redis:
     """A client for FAAS_REDIS_URL (with `password` when the URL has none); connects lazily.
 
-    A pooled connection idle for `health_check_interval` is pinged before use, and a command
-    that meets a broken connection (Redis restarted) is retried on a new one (redis-py's
-    default retry), so a restart costs no failed call."""
+    After a Redis restart every pooled connection is broken: a command that meets one is
+    retried at once on a new connection, twice at most (a Redis really down still answers 503
+    within milliseconds). Only connection errors: a timeout may mean the command ran."""
     return aioredis.Redis.from_url(
         url,
         password=password or None,
         socket_connect_timeout=2.0,
         socket_timeout=5.0,
         health_check_interval=5,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.05), RECONNECT_RETRIES),
+        retry_on_error=[redis.exceptions.ConnectionError],
     )
 
 
