@@ -107,6 +107,14 @@ MANIFEST = {
         "environment": {"type": "object", "additionalProperties": {"type": "string"}},
         "network": {"type": "boolean"},
         "triggers": {"type": "array", "items": {"type": "object"}},
+        "redis": {
+            "type": "object",
+            "description": "a data binding (needs network: true): its own Redis user on KEYSPACE:*",
+            "required": ["keyspace"],
+            "properties": {
+                "keyspace": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}
+            },
+        },
     },
 }
 
