@@ -5,6 +5,7 @@ connects to it as its own ACL user)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,10 +14,12 @@ import pytest
 import redis
 
 from faas import keys
-from faas.errors import ManifestError
+from faas.errors import ConfigError, ManifestError, RedisUnavailable
 from faas.manifest.spec import RedisBinding, parse_manifest
 from faas.registry.access import masked
 from faas.registry.bindings import acl_rules, binding_url
+from faas.registry.redis_errors import translated
+from faas.settings import Settings
 from faas.stack.redis_server import RedisConfig
 from tests.unit.fake_gateway import Stack, run
 from tests.unit.test_queue_fake import enqueue, settled
@@ -133,3 +136,21 @@ def test_only_the_newest_finished_calls_are_kept(stack: Stack) -> None:
         kept = [bool(admin.exists(keys.call_record(call_id))) for call_id in ids]
         assert kept == [False, False, True, True, True]
         assert admin.zcard(keys.CALLS_FINISHED) == 3
+
+
+def test_a_full_redis_is_a_503_that_says_what_to_raise() -> None:
+    async def write() -> None:
+        async with translated("queue the call"):
+            raise redis.exceptions.ResponseError(
+                "OOM command not allowed when used memory > 'maxmemory'."
+            )
+
+    with pytest.raises(RedisUnavailable, match="FAAS_REDIS_MAXMEMORY"):
+        asyncio.run(write())
+
+
+def test_memory_and_retention_settings() -> None:
+    settings = Settings.from_env({"FAAS_REDIS_MAXMEMORY": "1Gi", "FAAS_ASYNC_RESULT_MAX": "5"})
+    assert settings.redis_maxmemory == 2**30 and settings.async_result_max == 5
+    with pytest.raises(ConfigError, match="FAAS_ASYNC_RESULT_MAX"):
+        Settings.from_env({"FAAS_ASYNC_RESULT_MAX": "0"})
