@@ -145,7 +145,7 @@ class Stack:
             run_in_container(
                 self.backend,
                 config,
-                self.redis_dir,
+                self.home,
                 self.env.get("FAAS_REDIS_IMAGE", REDIS_IMAGE),
                 self.settings.function_network,
             )

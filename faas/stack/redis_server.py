@@ -1,8 +1,8 @@
 """The embedded Redis's configuration: password, protected mode, bounded memory, no root.
 
 The configuration reaches redis-server on its standard input (`redis-server -`), or, in the
-container variant, as a 0600 file in its data directory: the password is never on a command
-line, where `ps` or `docker inspect` would show it.
+container variant, as a file mounted read-only from a 0700 directory of FAAS_HOME: the
+password is never on a command line, where `ps` or `docker inspect` would show it.
 
 `maxmemory` with `noeviction`: past the limit Redis refuses writes (callers get 503 "Redis is
 full") instead of evicting keys, because an evicted key here is a queued call, a function
@@ -25,6 +25,7 @@ from faas.engines.docker import DockerBackend
 UNPRIVILEGED_USER = "nobody"
 REDIS_IMAGE = "redis:7-alpine"
 REDIS_CONTAINER = "faas-redis"
+CONTAINER_CONF = "/etc/faas-redis.conf"
 
 
 @dataclass(frozen=True)
@@ -78,18 +79,22 @@ def hand_over(data: Path, owner: tuple[int, int] | None) -> None:
 
 
 def run_in_container(
-    backend: DockerBackend, config: RedisConfig, data: Path, image: str, network: str
+    backend: DockerBackend, config: RedisConfig, home: Path, image: str, network: str
 ) -> None:
-    """Redis in a container (no redis-server binary here). The image's entrypoint hands /data
-    to its `redis` user and drops root; the configuration is a 0600 file there, never part of
-    the container's command."""
-    hand_over(data, None)
-    conf = data / "redis.conf"
+    """Redis in a container (no redis-server binary here), run by the image's entrypoint as
+    its `redis` user. The configuration is a file bind-mounted read-only, never part of the
+    container's command: readable inside (0644) but inside a 0700 directory of FAAS_HOME, so
+    no other local user can reach it."""
+    folder = home / "redis-conf"
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    conf = folder / "redis.conf"
     conf.unlink(missing_ok=True)
     descriptor = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     inside = RedisConfig(6379, ["0.0.0.0"], config.password, config.maxmemory, daemon=False)
     with os.fdopen(descriptor, "w") as file:
-        file.write(inside.render())
+        file.write(inside.render().replace("dir ./\n", "dir /data\n"))
+    conf.chmod(0o644)
     backend.remove_by_name(REDIS_CONTAINER)
     backend.run_container(
         ContainerConfig(
@@ -97,7 +102,7 @@ def run_in_container(
             name=REDIS_CONTAINER,
             labels={keys.LABEL_MANAGED: "true", keys.LABEL_ROLE: keys.ROLE_REDIS},
             environment={},
-            command=("redis-server", "/data/redis.conf"),
+            command=("redis-server", CONTAINER_CONF),
             user="",
             memory=config.maxmemory + 256 * 2**20,  # Redis's own overhead above maxmemory
             cpus=1.0,
@@ -106,7 +111,7 @@ def run_in_container(
             cap_drop=(),
             security_opt=("no-new-privileges",),
             network=network,
-            binds={str(data): "/data"},
+            binds={str(conf): CONTAINER_CONF},
             ports={6379: [(h, config.port) for h in config.binds]},
         )
     )

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import stat
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,13 +16,14 @@ import pytest
 import redis
 
 from faas import keys
+from faas.engines.base import ContainerConfig
 from faas.errors import ConfigError, ManifestError, RedisUnavailable
 from faas.manifest.spec import RedisBinding, parse_manifest
 from faas.registry.access import masked
 from faas.registry.bindings import acl_rules, binding_url
 from faas.registry.redis_errors import translated
 from faas.settings import Settings
-from faas.stack.redis_server import RedisConfig
+from faas.stack.redis_server import RedisConfig, run_in_container
 from tests.unit.fake_gateway import Stack, run
 from tests.unit.test_queue_fake import enqueue, settled
 
@@ -154,3 +157,24 @@ def test_memory_and_retention_settings() -> None:
     assert settings.redis_maxmemory == 2**30 and settings.async_result_max == 5
     with pytest.raises(ConfigError, match="FAAS_ASYNC_RESULT_MAX"):
         Settings.from_env({"FAAS_ASYNC_RESULT_MAX": "0"})
+
+
+def test_the_container_variant_gets_its_password_from_a_mounted_file(tmp_path: Path) -> None:
+    class Backend:
+        def remove_by_name(self, name: str) -> None:
+            pass
+
+        def run_container(self, config: ContainerConfig) -> str:
+            self.config = config
+            return "id"
+
+    backend = Backend()
+    config = RedisConfig(16379, ["127.0.0.1"], "s3cret", 256 * 2**20, daemon=False)
+    run_in_container(backend, config, tmp_path, "redis:7-alpine", "faas")  # type: ignore[arg-type]
+    started = backend.config
+    assert "s3cret" not in " ".join(started.command) and "s3cret" not in str(started.environment)
+    ((host, inside),) = started.binds.items()
+    assert started.command == ("redis-server", inside)
+    assert 'requirepass "s3cret"' in Path(host).read_text()
+    assert stat.S_IMODE(Path(host).parent.stat().st_mode) == 0o700
+    assert started.ports == {6379: [("127.0.0.1", 16379)]}
