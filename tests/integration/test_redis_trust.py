@@ -176,6 +176,11 @@ def test_containers_are_reclaimed_after_redis_loses_its_data(stack: Stack) -> No
     assert faas("deploy", "-q", str(PROBE), env=stack.env).returncode == 0
     with stack.http() as client:
         assert client.get("/healthz").status_code == 200  # a deploy clears the warning
+        # the queue works again too (its consumer group is back)
+        queued = client.post("/async-function/redis-probe", json={"commands": [["PING"]]})
+        assert queued.status_code == 202, queued.text
+        call = f"/system/calls/{queued.json()['call_id']}"
+        wait_until(lambda: client.get(call).json().get("status") == "succeeded", 30, 0.2)
     stack.call("redis-probe", commands=[["PING"]])
     left = stack.containers()
     assert left
