@@ -16,10 +16,11 @@ import pytest
 import redis
 
 from faas import keys
+from faas.credentials import ensure_secret_file
 from faas.engines.base import ContainerConfig
 from faas.errors import ConfigError, ManifestError, RedisUnavailable
 from faas.manifest.spec import RedisBinding, parse_manifest
-from faas.registry.access import masked
+from faas.registry.access import masked, redis_password
 from faas.registry.bindings import acl_rules, binding_url
 from faas.registry.redis_errors import translated
 from faas.settings import Settings
@@ -178,3 +179,17 @@ def test_the_container_variant_gets_its_password_from_a_mounted_file(tmp_path: P
     assert 'requirepass "s3cret"' in Path(host).read_text()
     assert stat.S_IMODE(Path(host).parent.stat().st_mode) == 0o700
     assert started.ports == {6379: [("127.0.0.1", 16379)]}
+
+
+def test_the_platform_password_comes_from_the_url_or_a_private_file(tmp_path: Path) -> None:
+    created = ensure_secret_file(tmp_path / "redis-password")
+    assert stat.S_IMODE((tmp_path / "redis-password").stat().st_mode) == 0o600
+    assert ensure_secret_file(tmp_path / "redis-password") == created  # made once
+    plain = Settings(home=tmp_path, redis_url="redis://127.0.0.1:1/0")
+    assert redis_password(plain) == created
+    in_url = Settings(home=tmp_path, redis_url="redis://:inline@127.0.0.1:1/0")
+    assert redis_password(in_url) is None  # the URL's own wins
+    assert redis_password(Settings(home=tmp_path / "none")) is None
+    missing = Settings(home=tmp_path, redis_password_file=tmp_path / "nope")
+    with pytest.raises(ConfigError, match="FAAS_REDIS_PASSWORD_FILE"):
+        redis_password(missing)
