@@ -268,7 +268,7 @@ class GenericPool:
     def describe(self, spec: FunctionSpec, image: str) -> dict[str, object]:
         code = self._code.get(image)
         reason = None if isinstance(code, list) else (code or "not checked yet")
-        if spec.redis is not None:
+        if reason is None and spec.redis is not None:
             reason = "has a Redis binding (its credentials are given at container start)"
         if self.image is None:
             reason = self.status
