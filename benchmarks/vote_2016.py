@@ -14,6 +14,7 @@ Needs the demo deployed (`faas demo`). Usage:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import threading
@@ -30,6 +31,9 @@ from faas import credentials, keys
 from faas.client import ControlPlaneAuth
 from faas.engines.base import ContainerConfig
 from faas.engines.docker import DockerBackend
+from faas.registry.access import platform_client
+from faas.registry.bindings import binding_url
+from faas.registry.store import Registry
 from faas.settings import Settings
 from faas_bench.stats import Summary, summarize
 
@@ -134,7 +138,8 @@ def main() -> None:
     image = client().get("/system/function/record-vote", timeout=10).json()["image"]
     backend = DockerBackend()
     network = os.environ.get("FAAS_FUNCTION_NETWORK", "faas")
-    redis_url = os.environ.get("FAAS_FUNCTION_REDIS_URL") or _function_redis_url(backend, network)
+    reachable = os.environ.get("FAAS_FUNCTION_REDIS_URL") or _function_redis_url(backend, network)
+    redis_url = asyncio.run(_bound_url(reachable))
     designs = {
         "2016: a container per vote": lambda body: docker_run_once(
             backend, image, network, redis_url, body
@@ -172,6 +177,21 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "vote_2016.json").write_text(json.dumps(rows, indent=2))
     (args.out / "vote_2016.md").write_text("\n".join(table) + "\n")
+
+
+async def _bound_url(reachable: str) -> str:
+    """record-vote's own Redis URL (its data binding's user), as its containers get it: the
+    one-shot containers of the 2016 design use the same, never the platform's password."""
+    client = platform_client(Settings.from_env())
+    try:
+        registry = Registry(client)
+        record = await registry.get("record-vote")
+        granted = await registry.bindings.grant(record.spec) if record else None
+        if granted is None:
+            raise SystemExit("record-vote is not deployed with a Redis binding: run `faas demo`")
+        return binding_url(reachable, *granted)
+    finally:
+        await client.aclose()
 
 
 def _function_redis_url(backend: DockerBackend, network: str) -> str:

@@ -59,6 +59,21 @@ def rotate(settings: Settings) -> str:
     return fresh
 
 
+def ensure_secret_file(path: Path) -> str:
+    """The secret in `path`; a missing (or empty) file gets a fresh one, mode 0600 (the
+    embedded Redis's password)."""
+    try:
+        found = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        found = ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    if found:
+        return found
+    _publish(path, secrets.token_urlsafe(SECRET_BYTES), replace=True)
+    return path.read_text(encoding="utf-8").strip()
+
+
 def basic_authorization(password: str) -> str:
     """The `Authorization` header value a client sends."""
     pair = f"{ADMIN_USER}:{password}".encode()

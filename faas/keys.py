@@ -39,6 +39,14 @@ SECRETS = PREFIX + "secrets"  # hash: name -> Fernet token of the value
 SECRETS_REVISION = PREFIX + "secrets:revision"  # integer, +1 per create, update or remove
 SECRETS_CHANGES = PREFIX + "secrets:changes"  # sorted set: name -> revision of last change
 STACK_ID = PREFIX + "stack-id"  # string: this Redis's stack id, set once (LABEL_STACK)
+# Data bindings (`redis: {keyspace: K}` in faas.yaml): each bound function has its own ACL user,
+# whose generated password is kept here, out of reach of every function's user.
+BINDING_PASSWORDS = PREFIX + "binding-passwords"  # hash: function name -> ACL password
+
+
+def binding_user(function: str) -> str:
+    """The Redis ACL user of a function's data binding."""
+    return f"fn-{function}"
 
 
 def gateway_heartbeat(gateway_id: str) -> str:
@@ -58,6 +66,9 @@ CALLS = PREFIX + "calls"  # stream: one entry per queued attempt of an async cal
 CALLS_GROUP = "faas-gateways"  # consumer group on CALLS; each gateway is one consumer
 CALLS_DELAYED = PREFIX + "calls:delayed"  # sorted set: call id -> due time of its next attempt
 DEAD_LETTERS = PREFIX + "dead-letters"  # stream: calls and trigger items that gave up
+# Finished (succeeded or failed) call records by finish time: the oldest go first once more
+# than FAAS_ASYNC_RESULT_MAX are kept (retention by count; FAAS_ASYNC_RESULT_TTL is by age).
+CALLS_FINISHED = PREFIX + "calls:finished"  # sorted set: call id -> finish time
 CALL_PREFIX = PREFIX + "call:"
 RETRY_SUFFIX = ":retry"
 

@@ -62,7 +62,14 @@ class Settings:
     ready_timeout: float = field(default=30.0, metadata={"env": "FAAS_READY_TIMEOUT"})
     function_network: str = field(default="faas", metadata={"env": "FAAS_FUNCTION_NETWORK"})
     function_gateway_url: str = field(default="", metadata={"env": "FAAS_FUNCTION_GATEWAY_URL"})
+    # Where functions reach Redis (host and port only): bound functions get their own user there.
     function_redis_url: str = field(default="", metadata={"env": "FAAS_FUNCTION_REDIS_URL"})
+    # The platform Redis's password when FAAS_REDIS_URL carries none (see faas.registry.access).
+    redis_password_file: Path | None = field(
+        default=None, metadata={"env": "FAAS_REDIS_PASSWORD_FILE"}
+    )
+    # The embedded Redis's memory limit (`faas up`); past it writes fail, nothing is evicted.
+    redis_maxmemory: int = field(default=256 * 2**20, metadata={"env": "FAAS_REDIS_MAXMEMORY"})
     build_ca_bundle: str = field(default="", metadata={"env": "FAAS_BUILD_CA_BUNDLE"})
     log_level: str = field(default="info", metadata={"env": "FAAS_LOG_LEVEL"})
     # Credentials of the control plane (see faas.credentials); FAAS_AUTH=off for throwaway use.
@@ -98,6 +105,7 @@ class Settings:
         default=30.0, metadata={"env": "FAAS_ASYNC_VISIBILITY_TIMEOUT"}
     )
     async_result_ttl: float = field(default=24 * 3600.0, metadata={"env": "FAAS_ASYNC_RESULT_TTL"})
+    async_result_max: int = field(default=10_000, metadata={"env": "FAAS_ASYNC_RESULT_MAX"})
     async_max_backlog: int = field(default=1_000_000, metadata={"env": "FAAS_ASYNC_MAX_BACKLOG"})
     async_shutdown_grace: float = field(default=10.0, metadata={"env": "FAAS_ASYNC_SHUTDOWN_GRACE"})
     callback_allow_private: bool = field(
@@ -118,6 +126,10 @@ class Settings:
             raise ConfigError("FAAS_ASYNC_MAX_ATTEMPTS must be at least 1")
         if self.async_visibility_timeout < 1:
             raise ConfigError("FAAS_ASYNC_VISIBILITY_TIMEOUT must be at least 1s")
+        if self.async_result_max < 1:
+            raise ConfigError("FAAS_ASYNC_RESULT_MAX must be at least 1")
+        if self.redis_maxmemory < 16 * 2**20:
+            raise ConfigError("FAAS_REDIS_MAXMEMORY must be at least 16Mi")
         if self.async_workers < 0 or self.async_per_function < 0:
             raise ConfigError("FAAS_ASYNC_WORKERS and FAAS_ASYNC_PER_FUNCTION must not be negative")
 
@@ -141,6 +153,11 @@ class Settings:
         """Host directory (0700) holding one read-only mounted folder per instance with secrets."""
         return self.secret_mount_dir or self.home / "secret-mounts"
 
+    @property
+    def redis_password_path(self) -> Path:
+        """Where the platform Redis's password is kept (`faas up` creates it)."""
+        return self.redis_password_file or self.home / "redis-password"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Build settings from FAAS_* variables; a bad value raises ConfigError naming it."""
@@ -154,6 +171,8 @@ class Settings:
             "admin_password_file": lambda v: Path(v).expanduser(),
             "secrets_key_file": lambda v: Path(v).expanduser(),
             "secret_mount_dir": lambda v: Path(v).expanduser(),
+            "redis_password_file": lambda v: Path(v).expanduser(),
+            "redis_maxmemory": parse_size,
             "max_body": parse_size,
             "max_response": parse_size,
             "ready_timeout": parse_duration,
@@ -172,6 +191,7 @@ class Settings:
             "async_retry_max": parse_duration,
             "async_visibility_timeout": parse_duration,
             "async_result_ttl": parse_duration,
+            "async_result_max": int,
             "async_max_backlog": int,
             "async_shutdown_grace": parse_duration,
             "callback_allow_private": _boolean,

@@ -24,11 +24,12 @@ from faas.pool.lifecycle import Lifecycle
 from faas.pool.maintenance import Heartbeat, Maintenance
 from faas.pool.secret_files import SecretWatch
 from faas.queue.service import QueueService
+from faas.registry.access import platform_client
 from faas.registry.api_keys import ApiKeys
 from faas.registry.catalog import Catalog
 from faas.registry.limits import Limits
 from faas.registry.secrets import SecretStore
-from faas.registry.store import Registry, connect
+from faas.registry.store import Registry
 from faas.secret_box import ensure_key
 from faas.settings import Settings
 from faas.supervised import Supervisor
@@ -60,12 +61,17 @@ def create_app(
         gateway_id = secrets.token_hex(6)
         settings.sockets.mkdir(parents=True, exist_ok=True)
         backend = DockerBackend()  # connects on first use: builds only, with a fake engine
-        redis = connect(settings.redis_url)
+        redis = platform_client(settings)
         registry = Registry(redis)
-        heartbeat = Heartbeat(registry, gateway_id)
+        heartbeat = Heartbeat(registry, gateway_id, settings.home)
         secrets_store = SecretStore(redis, ensure_key(settings))
         lifecycle = Lifecycle(
-            engine or DockerEngine(backend), settings, gateway_id, heartbeat.stack_id, secrets_store
+            engine or DockerEngine(backend),
+            settings,
+            gateway_id,
+            heartbeat.stack_id,
+            secrets_store,
+            bindings=registry.bindings,
         )
 
         async def docker_runtime_image() -> tuple[str, str] | None:
@@ -119,6 +125,7 @@ def create_app(
                 "limits": Limits(redis),
                 "secrets": secrets_store,
                 "secret_watch": secret_watch,
+                "heartbeat": heartbeat,
             }
         finally:
             watching.cancel()

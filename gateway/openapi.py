@@ -128,6 +128,14 @@ MANIFEST = {
         },
         "request_schema": {"type": "object", "description": "a JSON Schema for call bodies"},
         "secrets": {"type": "array", "items": {"type": "string"}},
+        "redis": {
+            "type": "object",
+            "description": "a data binding (needs network: true): its own Redis user on KEYSPACE:*",
+            "required": ["keyspace"],
+            "properties": {
+                "keyspace": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}
+            },
+        },
     },
 }
 

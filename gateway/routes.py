@@ -138,6 +138,9 @@ async def healthz(request: Request) -> Response:
         check("docker", lifecycle.ping()),
         check("redis", state.registry.ping()),
     )
+    lost = _lost_data(state)
+    if lost:
+        problems["redis"] = lost
     for supervisor in _supervisors(state):
         problems.update({f"loop {name}": why for name, why in supervisor.problems().items()})
     if not authenticated(request.scope):  # open to anyone: the verdict, nothing behind it
@@ -148,6 +151,16 @@ async def healthz(request: Request) -> Response:
         return error_response(503, "unhealthy", "; ".join(f"{k}: {v}" for k, v in problems.items()))
     gateway_id = lifecycle.gateway_id
     return JSONResponse({"status": "ok", "docker": "ok", "redis": "ok", "gateway": gateway_id})
+
+
+def _lost_data(state: Any) -> str:
+    """Redis lost its data (seen by the heartbeat) and no function is deployed since."""
+    heartbeat = getattr(state, "heartbeat", None)
+    lost_at = getattr(heartbeat, "lost_data_at", None)
+    if lost_at is None or state.catalog.known():
+        return ""
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(lost_at))
+    return f"lost its data at {when} (FLUSHALL or a new volume): deploy the functions again"
 
 
 def _supervisors(state: Any) -> list[Supervisor]:

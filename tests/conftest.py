@@ -7,6 +7,7 @@ can never pass by skipping the tests that matter.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -16,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -96,10 +98,15 @@ def base_image(docker_backend: DockerBackend) -> str:
 
 
 class RedisServer:
+    """A redis-server of the test run's own that requires a password, as the platform's Redis
+    does: every test that uses it proves faas works with credentials. `url` carries the
+    password (the tests' own clients); gateways get it from a file (see `Gateway`)."""
+
     def __init__(self, workdir: Path) -> None:
         self.port = free_port()
         self.workdir = workdir
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password = secrets.token_urlsafe(16)
+        self.url = f"redis://:{self.password}@127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -112,6 +119,8 @@ class RedisServer:
                 str(self.port),
                 "--bind",
                 "127.0.0.1",
+                "--requirepass",
+                self.password,
                 "--save",
                 "",
                 "--appendonly",
@@ -124,18 +133,25 @@ class RedisServer:
         )
         wait_until(self.answers, 10)
 
+    def _command(self, command: bytes, timeout: float) -> bytes:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+            sock.sendall(b"AUTH " + self.password.encode() + b"\r\n" + command + b"\r\n")
+            reply = b""
+            while reply.count(b"\r\n") < 2:
+                chunk = sock.recv(64)
+                if not chunk:
+                    break
+                reply += chunk
+            return reply.split(b"\r\n")[1]
+
     def answers(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+            return self._command(b"PING", 0.5).startswith(b"+PONG")
         except OSError:
             return False
 
     def flush(self) -> None:
-        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
-            sock.sendall(b"FLUSHALL\r\n")
-            assert sock.recv(16).startswith(b"+OK")
+        assert self._command(b"FLUSHALL", 2).startswith(b"+OK")
 
     def stop(self) -> None:
         if self.process is not None:
@@ -169,11 +185,23 @@ class Gateway:
         self.url = f"http://127.0.0.1:{self.port}"
         self.home = home
         self.log = home / f"gateway-{self.port}.log"
+        # The Redis password from a 0600 file, as `faas up` gives it (never in the URL).
+        parts = urlsplit(redis_url)
+        redis_env = {"FAAS_REDIS_URL": redis_url}
+        if parts.password:
+            password_file = home / "redis-password"
+            password_file.write_text(parts.password + "\n")
+            password_file.chmod(0o600)
+            plain = parts._replace(netloc=f"{parts.hostname}:{parts.port}")
+            redis_env = {
+                "FAAS_REDIS_URL": urlunsplit(plain),
+                "FAAS_REDIS_PASSWORD_FILE": str(password_file),
+            }
         self.env = {
             **os.environ,
             "FAAS_PORT": str(self.port),
             "FAAS_BIND": "127.0.0.1",
-            "FAAS_REDIS_URL": redis_url,
+            **redis_env,
             "FAAS_HOME": str(home),
             "FAAS_SOCKET_DIR": str(socket_dir),
             # Pool tests count cold starts and containers per function; the generic pool,

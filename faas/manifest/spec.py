@@ -79,6 +79,21 @@ class ScheduleTrigger:
 
 Trigger = StreamTrigger | ScheduleTrigger
 
+# A data binding's keyspace becomes a Redis key pattern (`votes` -> `votes:*`): no glob
+# characters, no ':' (no reaching into another prefix), and never the platform's own `faas`.
+_KEYSPACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+@dataclass(frozen=True)
+class RedisBinding:
+    """`redis: {keyspace: votes}`: the function gets its own Redis user for keys `votes:*`."""
+
+    keyspace: str
+
+    @property
+    def prefix(self) -> str:
+        return self.keyspace + ":"
+
 
 @dataclass(frozen=True)
 class FunctionSpec:
@@ -97,6 +112,7 @@ class FunctionSpec:
     triggers: tuple[Trigger, ...] = ()
     api: ApiPolicy | None = None  # auth, rate_limit, quota, cors, ... (faas.manifest.api)
     secrets: tuple[str, ...] = ()  # mounted as files at /var/openfaas/secrets/NAME
+    redis: RedisBinding | None = None
 
     def to_manifest(self) -> dict[str, Any]:
         """The manifest as a user would write it (round-trips through `parse_manifest`)."""
@@ -110,6 +126,8 @@ class FunctionSpec:
         if self.api is not None:
             data.update(self.api.to_manifest())
         data["secrets"] = list(self.secrets)
+        if self.redis is None:
+            del data["redis"]
         return data
 
 
@@ -127,6 +145,7 @@ _FIELDS = {
     "triggers",
     *API_FIELDS,
     "secrets",
+    "redis",
 }
 
 
@@ -192,7 +211,30 @@ def parse_manifest(data: object) -> FunctionSpec:
     values["triggers"] = _triggers(data.get("triggers", []))
     values["api"] = parse_api(data)
     values["secrets"] = _secrets(data.get("secrets", []))
+    values["redis"] = _redis_binding(data.get("redis"))
+    if values["redis"] is not None and not network:
+        raise ManifestError("redis", "a Redis binding needs `network: true` to reach Redis")
     return FunctionSpec(**values)
+
+
+def _redis_binding(value: object) -> RedisBinding | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or "keyspace" not in value:
+        raise ManifestError("redis", f"must be a mapping like {{keyspace: votes}}, got {value!r}")
+    unknown = sorted(str(key) for key in value if key != "keyspace")
+    if unknown:
+        raise ManifestError(f"redis.{unknown[0]}", "unknown field (known: keyspace)")
+    keyspace = value["keyspace"]
+    if not isinstance(keyspace, str) or not _KEYSPACE.fullmatch(keyspace):
+        raise ManifestError(
+            "redis.keyspace",
+            "must be 1-64 letters, digits and '_.-', starting with a letter or digit "
+            f"(keys are then KEYSPACE:*), got {keyspace!r}",
+        )
+    if keyspace.lower() == "faas":
+        raise ManifestError("redis.keyspace", "'faas' is reserved for the platform's own keys")
+    return RedisBinding(keyspace)
 
 
 def _duration(

@@ -191,8 +191,8 @@ class GenericPool:
     def take(self, spec: FunctionSpec, image: str) -> tuple[Started, list[CodeFile]] | None:
         """A spare that can become `spec` (newest first), with the code to load; None if none."""
         code = self._code.get(image)
-        if not isinstance(code, list) or spec.secrets:
-            return None
+        if not isinstance(code, list) or spec.secrets or spec.redis is not None:
+            return None  # secret files and a binding's credentials come with its own container
         shape = Shape.of(spec)
         for index in range(len(self._spares) - 1, -1, -1):
             if self._spares[index].shape == shape:
@@ -271,6 +271,8 @@ class GenericPool:
     def describe(self, spec: FunctionSpec, image: str) -> dict[str, object]:
         code = self._code.get(image)
         reason = None if isinstance(code, list) else (code or "not checked yet")
+        if reason is None and spec.redis is not None:
+            reason = "has a Redis binding (its credentials are given at container start)"
         if self.image is None:
             reason = self.status
         if spec.secrets:

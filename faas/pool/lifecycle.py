@@ -37,6 +37,7 @@ from faas.errors import (
 from faas.manifest.spec import FunctionSpec
 from faas.pool.hardening import Shape, function_container, generic_container
 from faas.pool.secret_files import SecretFiles, SecretValues
+from faas.registry.bindings import DataBindings
 from faas.settings import Settings
 
 _STATE_CHECK_INTERVAL = 0.05
@@ -70,11 +71,13 @@ class Lifecycle:
         gateway_id: str,
         stack_id: Callable[[], str],
         secrets: SecretValues | None = None,
+        bindings: DataBindings | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.gateway_id = gateway_id
         self._stack_id = stack_id
+        self._bindings = bindings  # a bound function's own Redis user (`redis:` in faas.yaml)
         self._capacity: Capacity | None = None
         self._contract = NativeContract(settings)
         self._placements: dict[str, Placement] = {}  # container id -> what `remove` releases
@@ -154,6 +157,10 @@ class Lifecycle:
 
     async def start(self, spec: FunctionSpec, image: str) -> Started:
         """Create and start a container for `spec`, return once its runtime accepts calls."""
+        service_env = self._service_env(spec.network)
+        if self._bindings is not None:  # refreshed on every start: survives a Redis restart
+            reachable = self.settings.function_redis_url or self.settings.redis_url
+            service_env.update(await self._bindings.environment(spec, reachable))
 
         secret_folder = await self.secret_files.prepare(spec)  # None: it names no secrets
 
@@ -165,7 +172,7 @@ class Lifecycle:
                 gateway_id=self.gateway_id,
                 placement=placement,
                 stack_id=self.stack_id,
-                service_env=self._service_env(spec.network),
+                service_env=service_env,
             )
             return self.secret_files.mount(cfg, secret_folder)
 
@@ -292,13 +299,11 @@ class Lifecycle:
         return output.decode("utf-8", "replace")
 
     def _service_env(self, wants_network: bool) -> dict[str, str]:
-        """Where a function with network finds the gateway and Redis (when configured)."""
+        """Where a function with network finds the gateway (when configured). Redis only
+        through a data binding: the platform's own Redis is never handed to a function."""
         env: dict[str, str] = {}
-        if wants_network:
-            if self.settings.function_gateway_url:
-                env["FAAS_GATEWAY_URL"] = self.settings.function_gateway_url
-            if self.settings.function_redis_url:
-                env["FAAS_REDIS_URL"] = self.settings.function_redis_url
+        if wants_network and self.settings.function_gateway_url:
+            env["FAAS_GATEWAY_URL"] = self.settings.function_gateway_url
         return env
 
     async def _wait_ready(

@@ -16,12 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any, Protocol
 
 from faas import keys
 from faas.engines.base import ContainerEvent, ManagedContainer
 from faas.errors import FaasError, Unavailable
+from faas.identity import read_stack_id, write_stack_id
 from faas.registry.store import FunctionRecord
 from faas.supervised import Supervisor
 
@@ -51,7 +54,9 @@ class Pool(Protocol):
 class Gateways(Protocol):
     """The registry's record of live gateways (faas.registry.store.Registry)."""
 
-    async def stack_id(self) -> str: ...
+    async def stack_id(self, known: str = "") -> str: ...
+
+    async def keep_stack_id(self, stack_id: str) -> bool: ...
 
     async def heartbeat(self, gateway_id: str, ttl: float) -> None: ...
 
@@ -75,12 +80,18 @@ class Engine(Protocol):
 
 
 class Heartbeat:
-    """This gateway's heartbeat, and the stack's id once the registry has said it."""
+    """This gateway's heartbeat, and the stack's id once the registry has said it.
 
-    def __init__(self, gateways: Gateways, gateway_id: str) -> None:
+    With `home`, the id is also kept in a file there (faas.identity): a Redis that lost its
+    data gets the same id back, from the file at start or from memory at the next beat, and
+    `lost_data_at` says when that was seen."""
+
+    def __init__(self, gateways: Gateways, gateway_id: str, home: Path | None = None) -> None:
         self.gateways = gateways
         self.gateway_id = gateway_id
+        self.home = home
         self._stack_id = ""
+        self.lost_data_at: float | None = None
 
     def stack_id(self) -> str:
         """The stack's id, or "" while the registry has not answered yet."""
@@ -88,7 +99,16 @@ class Heartbeat:
 
     async def beat(self) -> None:
         if not self._stack_id:  # resolved once; the registry may be down at start
-            self._stack_id = await self.gateways.stack_id()
+            known = read_stack_id(self.home) if self.home else ""
+            self._stack_id = await self.gateways.stack_id(known)
+            if self.home:
+                write_stack_id(self.home, self._stack_id)
+        elif await self.gateways.keep_stack_id(self._stack_id):
+            self.lost_data_at = time.time()
+            log.error(
+                "Redis lost its data (FLUSHALL, or a new volume): the stack id is restored, "
+                "but functions deployed before are gone until deployed again"
+            )
         await self.gateways.heartbeat(self.gateway_id, HEARTBEAT_TTL)
 
 

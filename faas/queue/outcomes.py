@@ -117,7 +117,8 @@ def outcome_fields(
                 {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in result.headers}
             ),
             result_body=body[:MAX_RESULT],
-            result_truncated="1" if len(body) > MAX_RESULT else "",
+            # The whole answer's size, when only its first MAX_RESULT bytes are kept.
+            result_truncated=str(len(body)) if len(body) > MAX_RESULT else "",
             start=result.start.value,
             timings=json.dumps({k: round(v, 3) for k, v in result.timings.items()}),
         )

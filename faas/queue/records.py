@@ -174,7 +174,9 @@ def record_view(call_id: str, raw: dict[bytes, bytes]) -> dict[str, Any]:
         }
         result.update(body_view(r.get("result_body", b"")))
         if text.get("result_truncated"):
-            result["truncated"] = True
+            result["truncated"] = True  # the body is the answer's first bytes only
+            if text["result_truncated"].isdigit() and int(text["result_truncated"]) > 1:
+                result["size"] = int(text["result_truncated"])
         view["result"] = result
     if text.get("error"):
         view["error"] = {"code": text.get("error_code", ""), "message": text["error"]}

@@ -95,9 +95,12 @@ return head['id']
 """
 
 # A batch of attempt outcomes, atomically: ops are encoded by `faas.queue.ops.encode`.
+# Finished records are noted in KEYS[4] by finish time; past ARGV[4] of them the oldest are
+# deleted (retention by count; their own TTL is retention by age).
 APPLY = """
-local group, prefix, suffix = ARGV[1], ARGV[2], ARGV[3]
-local i = 4
+local group, prefix, suffix, keep = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local i = 5
+local finished = 0
 local acks = {}
 local function take(count)
   local out = {}
@@ -116,6 +119,9 @@ while i <= #ARGV do
   elseif op == 'F' then
     redis.call('HINCRBY', record, 'completions', 1)
     redis.call('EXPIRE', record, take(1)[1])
+    local t = redis.call('TIME')
+    redis.call('ZADD', KEYS[4], t[1] + t[2] / 1e6, id)
+    finished = finished + 1
   elseif op == 'R' then
     local due, m = ARGV[i], tonumber(ARGV[i + 1])
     i = i + 2
@@ -134,6 +140,14 @@ end
 if #acks > 0 then
   redis.call('XACK', KEYS[1], group, unpack(acks))
   redis.call('XDEL', KEYS[1], unpack(acks))
+end
+if finished > 0 then
+  local over = redis.call('ZCARD', KEYS[4]) - keep
+  if over > 0 then
+    for n, old in ipairs(redis.call('ZPOPMIN', KEYS[4], over)) do
+      if n % 2 == 1 then redis.call('DEL', prefix .. old) end
+    end
+  end
 end
 return #acks
 """

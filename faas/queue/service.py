@@ -52,7 +52,7 @@ class QueueService:
         self.settings = settings
         # One per gateway when the composition root passes it; the queue's own otherwise.
         self.supervisor = supervisor or Supervisor()
-        self.store = QueueStore(client)
+        self.store = QueueStore(client, keep_finished=settings.async_result_max)
         self.policy = RetryPolicy(
             max_attempts=settings.async_max_attempts,
             base=settings.async_retry_base,

@@ -42,8 +42,9 @@ MAX_RAW = 4096  # characters of a malformed entry kept in its dead letter
 
 
 class QueueStore:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, keep_finished: int = 10_000) -> None:
         self.redis = client
+        self.keep_finished = keep_finished  # finished call records kept (oldest deleted)
         self._enqueue = client.register_script(ENQUEUE)
         self._claim_own = client.register_script(CLAIM_OWN)
         self._move_due = client.register_script(MOVE_DUE)
@@ -218,11 +219,17 @@ class QueueStore:
 
     async def apply(self, ops: Sequence[Op]) -> None:
         """Write a batch of attempt outcomes atomically (one script call)."""
-        args: list[Any] = [keys.CALLS_GROUP, keys.CALL_PREFIX, keys.RETRY_SUFFIX]
+        args: list[Any] = [
+            keys.CALLS_GROUP,
+            keys.CALL_PREFIX,
+            keys.RETRY_SUFFIX,
+            self.keep_finished,
+        ]
         for op in ops:
             args += encode(op)
+        names = [keys.CALLS, keys.CALLS_DELAYED, keys.DEAD_LETTERS, keys.CALLS_FINISHED]
         async with translated("record call outcomes"):
-            await self._apply(keys=[keys.CALLS, keys.CALLS_DELAYED, keys.DEAD_LETTERS], args=args)
+            await self._apply(keys=names, args=args)
 
     async def move_due(self, now: float, limit: int = 500) -> tuple[int, float | None]:
         """Move retries whose time has come back into the stream; returns (moved, next due)."""

@@ -51,6 +51,10 @@ class Catalog:
         await self._catch_up()
         return sorted(self._records.values(), key=lambda record: record.name)
 
+    def known(self) -> int:
+        """How many functions this gateway knows (without asking Redis)."""
+        return len(self._records)
+
     def put(self, record: FunctionRecord) -> None:
         self._records[record.name] = record
 

@@ -14,7 +14,16 @@ import redis.exceptions
 from faas.errors import RedisUnavailable
 
 # Replies of a Redis that answers but will not serve us (yet, or at all): unavailable, not a bug.
-_REFUSALS = ("DENIED", "NOAUTH", "WRONGPASS", "NOPERM", "LOADING", "MASTERDOWN", "READONLY")
+_REFUSALS = (
+    "DENIED",
+    "NOAUTH",
+    "WRONGPASS",
+    "NOPERM",
+    "LOADING",
+    "MASTERDOWN",
+    "READONLY",
+    "ERR AUTH",  # a password sent to a Redis that has none
+)
 
 
 @contextlib.asynccontextmanager
@@ -27,6 +36,11 @@ async def translated(action: str) -> AsyncIterator[None]:
             f"Redis does not answer ({action}): start it (`faas up`) or check FAAS_REDIS_URL"
         ) from exc
     except redis.exceptions.ResponseError as exc:
+        if str(exc).startswith("OOM"):  # maxmemory with noeviction: writes wait for room
+            raise RedisUnavailable(
+                f"Redis is full ({action}): raise FAAS_REDIS_MAXMEMORY, or keep fewer finished "
+                "calls (FAAS_ASYNC_RESULT_MAX, FAAS_ASYNC_RESULT_TTL)"
+            ) from exc
         if not str(exc).startswith(_REFUSALS):
             raise
         raise RedisUnavailable(

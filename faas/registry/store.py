@@ -17,12 +17,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
+import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 
 from faas import keys
 from faas.manifest.spec import FunctionSpec, parse_manifest
+from faas.registry.bindings import DataBindings
 from faas.registry.redis_errors import translated
 
 LOG_ARCHIVE_LINES = 5000  # per function, from containers already removed
+RECONNECT_RETRIES = 2
 
 # KEYS: revision, functions, changes. ARGV: name, record JSON. Returns the new revision.
 _PUT = """
@@ -42,13 +47,15 @@ return removed
 """
 # KEYS: revision, functions, changes. ARGV: the revision the reader has (-1: none).
 # Returns {revision} when nothing changed; {revision, 'all', {name, json, ...}} for a full read
-# (a new reader, or a Redis that lost data and restarted its count); otherwise
+# (a new reader, or a Redis that lost data and restarted its count, or has none: a reader at
+# revision 0 would otherwise never see that records it knows are gone); otherwise
 # {revision, 'some', names, records} where a removed name's record is nil.
 _CHANGES = """
-local revision = tonumber(redis.call('GET', KEYS[1]) or '0')
+local stored = redis.call('GET', KEYS[1])
+local revision = tonumber(stored or '0')
 local since = tonumber(ARGV[1])
-if since == revision then return {revision} end
-if since < 0 or since > revision then
+if since == revision and stored then return {revision} end
+if since < 0 or since > revision or not stored then
   return {revision, 'all', redis.call('HGETALL', KEYS[2])}
 end
 local names = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. since, '+inf')
@@ -115,10 +122,20 @@ class Changes:
     complete: bool  # a full read: a function not in `records` no longer exists
 
 
-def connect(url: str) -> aioredis.Redis:
-    """A client for FAAS_REDIS_URL; connects lazily, on first use."""
+def connect(url: str, password: str | None = None) -> aioredis.Redis:
+    """A client for FAAS_REDIS_URL (with `password` when the URL has none); connects lazily.
+
+    After a Redis restart every pooled connection is broken: a command that meets one is
+    retried at once on a new connection, twice at most (a Redis really down still answers 503
+    within milliseconds). Only connection errors: a timeout may mean the command ran."""
     return aioredis.Redis.from_url(
-        url, socket_connect_timeout=2.0, socket_timeout=5.0, health_check_interval=30
+        url,
+        password=password or None,
+        socket_connect_timeout=2.0,
+        socket_timeout=5.0,
+        health_check_interval=5,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.05), RECONNECT_RETRIES),
+        retry_on_error=[redis.exceptions.ConnectionError],
     )
 
 
@@ -127,6 +144,7 @@ class Registry:
 
     def __init__(self, client: aioredis.Redis) -> None:
         self._redis = client
+        self.bindings = DataBindings(client)
         self._put = client.register_script(_PUT)
         self._delete = client.register_script(_DELETE)
         self._changes = client.register_script(_CHANGES)
@@ -147,6 +165,7 @@ class Registry:
             updated_at=now,
             version=previous.version + 1 if previous else 1,
         )
+        await self.bindings.grant(spec)  # before the record: no record without its Redis user
         async with translated("store function"):
             await self._put(_FEED_KEYS, [spec.name, json.dumps(record.to_json())])
         return record
@@ -179,14 +198,21 @@ class Registry:
         """Remove a function and its archived logs."""
         async with translated("remove function"):
             removed = await self._delete((*_FEED_KEYS, keys.function_logs(name)), [name])
+        await self.bindings.revoke(name)
         return bool(removed)
 
-    async def stack_id(self) -> str:
-        """This stack's id: created once, then the same for every gateway and CLI using it."""
+    async def stack_id(self, known: str = "") -> str:
+        """This stack's id: created once, then the same for every gateway and CLI using it.
+        When Redis has none, `known` (kept under FAAS_HOME, see faas.identity) goes back in."""
         async with translated("read the stack id"):
-            await self._redis.set(keys.STACK_ID, secrets.token_hex(6), nx=True)
+            await self._redis.set(keys.STACK_ID, known or secrets.token_hex(6), nx=True)
             raw = await self._redis.get(keys.STACK_ID)
         return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+    async def keep_stack_id(self, stack_id: str) -> bool:
+        """Put `stack_id` back if Redis lost it; True when it had (Redis lost its data)."""
+        async with translated("check the stack id"):
+            return bool(await self._redis.set(keys.STACK_ID, stack_id, nx=True))
 
     # -- gateways -------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,14 +24,22 @@ from urllib.parse import urlsplit
 
 from faas import credentials, keys, secret_box
 from faas.client import GatewayClient
-from faas.engines.base import ContainerConfig
+from faas.credentials import ensure_secret_file
 from faas.engines.docker import DockerBackend
 from faas.errors import FaasError, StackError
-from faas.registry.store import Registry, connect
+from faas.identity import read_stack_id, write_stack_id
+from faas.registry.access import masked, platform_client
+from faas.registry.store import Registry
 from faas.settings import Settings
+from faas.stack.redis_server import (
+    REDIS_IMAGE,
+    UNPRIVILEGED_USER,
+    RedisConfig,
+    hand_over,
+    run_in_container,
+    unprivileged,
+)
 
-REDIS_IMAGE = "redis:7-alpine"
-REDIS_CONTAINER = "faas-redis"
 START_TIMEOUT = 30.0
 
 
@@ -71,8 +80,13 @@ class Stack:
         return self.home / "gateway.log"
 
     @property
+    def redis_dir(self) -> Path:
+        """The embedded Redis's data, pid file and log (owned by the user it runs as)."""
+        return self.home / "redis"
+
+    @property
     def redis_pidfile(self) -> Path:
-        return self.home / "redis.pid"
+        return self.redis_dir / "redis.pid"
 
     @property
     def embedded_redis(self) -> bool:
@@ -97,70 +111,49 @@ class Stack:
     def _start_redis(self, bridge_ip: str) -> str:
         url = self.settings.redis_url
         if not self.embedded_redis:
-            if not _redis_answers(url):
-                raise StackError(f"Redis at FAAS_REDIS_URL={url} does not answer")
+            if not _redis_answers(self.settings):
+                raise StackError(f"Redis at FAAS_REDIS_URL={masked(url)} does not answer")
             return url  # someone else's Redis: use it, never start or stop it
-        if _redis_answers(url):
+        password = urlsplit(url).password or ensure_secret_file(self.settings.redis_password_path)
+        if _redis_answers(self.settings):
             return url
         port = urlsplit(url).port or 6379
-        data = self.home / "redis"
-        data.mkdir(parents=True, exist_ok=True)
+        if _port_open(port):
+            raise StackError(
+                f"something on port {port} does not accept the password in "
+                f"{self.settings.redis_password_path}: stop it, or set FAAS_REDIS_URL"
+            )
         binds = ["127.0.0.1"] + ([bridge_ip] if bridge_ip else [])
+        config = RedisConfig(port, binds, password, self.settings.redis_maxmemory)
         server = shutil.which("redis-server")
         if server:
-            self.echo(f"starting Redis ({server}) on port {port}")
+            owner = unprivileged()
+            hand_over(self.redis_dir, owner)
+            who = f" as {UNPRIVILEGED_USER}" if owner else ""
+            self.echo(f"starting Redis ({server}) on port {port}{who}")
             subprocess.run(
-                [
-                    server,
-                    "--port",
-                    str(port),
-                    "--bind",
-                    *binds,
-                    "--dir",
-                    str(data),
-                    "--appendonly",
-                    "yes",
-                    "--appendfsync",
-                    "everysec",
-                    "--save",
-                    "",
-                    "--daemonize",
-                    "yes",
-                    "--pidfile",
-                    str(self.redis_pidfile),
-                    "--logfile",
-                    str(self.home / "redis.log"),
-                    "--protected-mode",
-                    "no",
-                ],
+                [server, "-"],  # the configuration (with the password) on stdin
+                input=config.render().encode(),
+                cwd=self.redis_dir,
+                user=owner[0] if owner else None,
+                group=owner[1] if owner else None,
+                extra_groups=[] if owner else None,
                 check=True,
                 capture_output=True,
             )
         else:
             self.echo(f"starting Redis in a container ({REDIS_IMAGE}) on port {port}")
-            self.backend.remove_by_name(REDIS_CONTAINER)
-            self.backend.run_container(
-                ContainerConfig(
-                    image=self.env.get("FAAS_REDIS_IMAGE", REDIS_IMAGE),
-                    name=REDIS_CONTAINER,
-                    labels={keys.LABEL_MANAGED: "true", keys.LABEL_ROLE: keys.ROLE_REDIS},
-                    environment={},
-                    command=("redis-server", "--appendonly", "yes", "--save", ""),
-                    user="",
-                    memory=512 * 2**20,
-                    cpus=1.0,
-                    read_only=False,
-                    tmpfs={},
-                    cap_drop=(),
-                    security_opt=("no-new-privileges",),
-                    network=self.settings.function_network,
-                    ports={6379: [(h, port) for h in binds]},
-                )
+            run_in_container(
+                self.backend,
+                config,
+                self.home,
+                self.env.get("FAAS_REDIS_IMAGE", REDIS_IMAGE),
+                self.settings.function_network,
             )
-        if not _wait(lambda: _redis_answers(url), START_TIMEOUT):
+        if not _wait(lambda: _redis_answers(self.settings), START_TIMEOUT):
             raise StackError(
-                f"Redis did not answer at {url} within {START_TIMEOUT:g}s; "
-                f"see {self.home}/redis.log"
+                f"Redis did not answer at {masked(url)} within {START_TIMEOUT:g}s; "
+                f"see {self.redis_dir}/redis.log"
             )
         return url
 
@@ -185,9 +178,11 @@ class Stack:
             FAAS_ADMIN_PASSWORD_FILE=str(self.settings.password_file),
             FAAS_SECRETS_KEY_FILE=str(self.settings.secrets_key_path),
         )
+        if self.embedded_redis and not urlsplit(redis_url).password:
+            env["FAAS_REDIS_PASSWORD_FILE"] = str(self.settings.redis_password_path)
         if bridge_ip:
             env.setdefault("FAAS_FUNCTION_GATEWAY_URL", f"http://{bridge_ip}:{port}")
-            if self.embedded_redis:
+            if self.embedded_redis:  # only bound functions get it, with their own user
                 env.setdefault("FAAS_FUNCTION_REDIS_URL", f"redis://{bridge_ip}:{redis_port}/0")
         self.echo(f"starting the gateway on {url} (log: {logfile})")
         with open(logfile, "ab") as log:
@@ -237,7 +232,7 @@ class Stack:
 
     def _remove_orphans(self) -> None:
         """This stack's function (and generic) containers whose gateway is gone are removed."""
-        stack_id, alive = asyncio.run(_stack_and_live_gateways(self.settings.redis_url))
+        stack_id, alive = asyncio.run(_stack_and_live_gateways(self.settings))
         if not stack_id:
             return  # Redis does not answer: which containers are ours is unknown
         try:
@@ -269,7 +264,7 @@ class Stack:
 
     def status(self) -> StackStatus:
         url = self.settings.gateway_url
-        redis_ok = _redis_answers(self.settings.redis_url)
+        redis_ok = _redis_answers(self.settings)
         how = "external"
         if self.embedded_redis:
             pid = _read_pid(self.redis_pidfile)
@@ -281,7 +276,7 @@ class Stack:
             with GatewayClient(url, timeout=5, settings=self.settings) as client:
                 functions = len(client.functions())
         return StackStatus(
-            self.settings.redis_url,
+            masked(self.settings.redis_url),
             redis_ok,
             how,
             url,
@@ -296,11 +291,15 @@ class Stack:
         return _read_pid(self.gateway_pidfile)
 
 
-async def _stack_and_live_gateways(redis_url: str) -> tuple[str, set[str]]:
-    client = connect(redis_url)
+async def _stack_and_live_gateways(settings: Settings) -> tuple[str, set[str]]:
+    """The stack's id (the one in FAAS_HOME/stack-id goes back into a Redis that lost it) and
+    the gateways that still send heartbeats."""
+    client = platform_client(settings)
     registry = Registry(client)
     try:
-        return await registry.stack_id(), set(await registry.live_gateways())
+        stack_id = await registry.stack_id(read_stack_id(settings.home))
+        write_stack_id(settings.home, stack_id)
+        return stack_id, set(await registry.live_gateways())
     except FaasError:
         return "", set()
     finally:
@@ -353,9 +352,20 @@ def _wait(condition: Callable[[], bool], timeout: float, interval: float = 0.05)
     return condition()
 
 
-def _redis_answers(url: str) -> bool:
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _redis_answers(settings: Settings) -> bool:
     async def ping() -> bool:
-        client = connect(url)
+        try:
+            client = platform_client(settings)
+        except FaasError:
+            return False
         try:
             await Registry(client).ping()
             return True

@@ -125,7 +125,9 @@ def redis_client():
     if _client is None:
         url = os.environ.get("FAAS_REDIS_URL")
         if not url:
-            raise Unavailable("FAAS_REDIS_URL is not set (deploy record-vote with `network: true`)")
+            raise Unavailable(
+                "FAAS_REDIS_URL is not set (its faas.yaml needs `redis: {keyspace: votes}`)"
+            )
         try:
             _client = redis.Redis.from_url(
                 url,

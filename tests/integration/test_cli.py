@@ -165,13 +165,21 @@ def test_up_is_idempotent_and_down_leaves_nothing(
         assert cold.text == "Hello, world!\n"
         assert (cold.headers["x-faas-start"], warm.headers["x-faas-start"]) == ("cold", "warm")
 
-        # network: true reaches the gateway and the stack's Redis from inside its container,
-        # but not the control plane: functions are given no credentials
+        # network: true reaches the gateway from inside its container, but neither the control
+        # plane nor the stack's Redis: functions are given no credentials for either
         netcheck = str(REPO / "tests" / "fixtures" / "functions" / "netcheck")
         assert faas("deploy", "-q", netcheck, env=env).returncode == 0
-        reached = httpx.post(f"http://127.0.0.1:{port}/function/netcheck", timeout=30).json()
+        redis_port = env["FAAS_REDIS_URL"].rsplit(":", 1)[1].split("/")[0]
+        reached = httpx.post(
+            f"http://127.0.0.1:{port}/function/netcheck", content=redis_port, timeout=30
+        ).json()
         environment = reached.pop("environment")
-        assert reached == {"gateway": 200, "system": 401, "redis": "+PONG"}
+        assert reached == {
+            "gateway": 200,
+            "system": 401,
+            "redis": "-NOAUTH Authentication required.",
+        }
+        assert "FAAS_REDIS_URL" not in environment
         assert environment["FAAS_GATEWAY_URL"].endswith(f":{port}")
         assert admin[1] not in json.dumps(environment)
     finally:

@@ -93,7 +93,8 @@ def stack(
 def redis_client(stack: Stack) -> Any:
     import redis
 
-    return redis.Redis.from_url(stack.env["FAAS_REDIS_URL"])
+    password = (stack.home / "redis-password").read_text().strip()  # `faas up` made it
+    return redis.Redis.from_url(stack.env["FAAS_REDIS_URL"], password=password)
 
 
 def reset_votes(stack: Stack) -> None:

@@ -116,6 +116,7 @@ class AofRedis(RedisServer):
         assert exe is not None
         self.process = subprocess.Popen(
             [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--requirepass", self.password,
              "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.workdir)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Coroutine
+from pathlib import Path
 from typing import Any
 
 from faas import keys
 from faas.engines.base import ContainerEvent, ManagedContainer
 from faas.errors import Unavailable
+from faas.identity import read_stack_id
 from faas.manifest.spec import parse_manifest
 from faas.pool.maintenance import Heartbeat, Maintenance
 from faas.registry.store import FunctionRecord
@@ -21,12 +23,18 @@ class FakeGateways:
         self.beats: list[str] = []
         self.stack_reads = 0
         self.down = False
+        self.stored = ""  # the stack id in (fake) Redis
 
-    async def stack_id(self) -> str:
+    async def stack_id(self, known: str = "") -> str:
         if self.down:
             raise Unavailable("Redis is down")
         self.stack_reads += 1
-        return "stack1"
+        self.stored = self.stored or known or "stack1"
+        return self.stored
+
+    async def keep_stack_id(self, stack_id: str) -> bool:
+        lost, self.stored = not self.stored, self.stored or stack_id
+        return lost
 
     async def heartbeat(self, gateway_id: str, ttl: float) -> None:
         self.beats.append(gateway_id)
@@ -144,5 +152,26 @@ def test_a_registry_down_at_start_is_not_fatal() -> None:
         await heartbeat.beat()  # a later round resolves it
         assert heartbeat.stack_id() == "stack1"
         await maintenance.stop()
+
+    asyncio.run(scenario())
+
+
+def test_the_stack_id_outlives_a_redis_that_lost_its_data(tmp_path: Path) -> None:
+    """Kept in FAAS_HOME/stack-id: a Redis without it gets the old id back (from memory on
+    the next beat, from the file for a gateway that starts later), and the loss is noted."""
+
+    async def scenario() -> None:
+        gateways = FakeGateways(alive=set())
+        gateways.stored = "5eed5eed"
+        heartbeat = Heartbeat(gateways, "me", tmp_path)
+        await heartbeat.beat()
+        assert read_stack_id(tmp_path) == "5eed5eed" and heartbeat.lost_data_at is None
+        gateways.stored = ""  # FLUSHALL
+        await heartbeat.beat()
+        assert gateways.stored == "5eed5eed" and heartbeat.lost_data_at is not None
+        gateways.stored = ""
+        later = Heartbeat(gateways, "other", tmp_path)
+        await later.beat()
+        assert later.stack_id() == "5eed5eed"
 
     asyncio.run(scenario())

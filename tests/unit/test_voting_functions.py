@@ -538,7 +538,7 @@ def test_record_vote_without_redis_url_is_a_503(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("FAAS_REDIS_URL", raising=False)
     response = record(load("record-vote"), {"voter_id": "v1", "vote": "a", "ts": 1})
     assert response["statusCode"] == 503
-    assert "network: true" in error_message(response)
+    assert "redis: {keyspace: votes}" in error_message(response)
 
 
 def test_record_vote_unreachable_redis_is_a_503_and_the_client_is_reused(
