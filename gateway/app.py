@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 
 from faas.build.folder import build_folder
 from faas.build.images import build_runtime_image
+from faas.contracts.native import close_to_others
 from faas.engines.base import Engine
 from faas.engines.docker import DockerBackend, DockerEngine
 from faas.errors import FaasError, Unavailable
@@ -50,7 +51,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         gateway_id = secrets.token_hex(6)
-        settings.sockets.mkdir(parents=True, exist_ok=True)
+        close_to_others(settings.sockets)  # 0700: no other local user reaches a socket
         backend = DockerBackend()  # connects on first use: builds only, with a fake engine
         redis = connect(settings.redis_url)
         registry = Registry(redis)

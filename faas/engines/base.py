@@ -33,6 +33,7 @@ class ContainerConfig:
     read_only: bool = True
     tmpfs: Mapping[str, str] = field(default_factory=lambda: {"/tmp": "rw,size=64m,mode=1777"})
     cap_drop: tuple[str, ...] = ("ALL",)
+    cap_add: tuple[str, ...] = ()  # generic runtimes only: to become the function's user
     security_opt: tuple[str, ...] = ("no-new-privileges",)
     network: str | None = None  # None: no network at all
     binds: Mapping[str, str] = field(default_factory=dict)  # host dir -> container dir (rw)

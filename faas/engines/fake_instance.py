@@ -296,6 +296,7 @@ class Instance:
         env = {"PATH": os.environ.get("PATH", os.defpath)}
         for name, value in {**self.image.env, **self.config.environment}.items():
             env[name] = _translate(value, paths)
+        env.pop("FAAS_RUN_AS", None)  # processes keep the current user (see faas.engines.fake)
         env.setdefault("FAAS_FUNCTION_DIR", _translate(FUNCTION_DIR, paths))
         env.setdefault("TMPDIR", _translate("/tmp", paths))
         env["PYTHONPATH"] = _SOURCE_ROOT

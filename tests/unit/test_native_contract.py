@@ -13,6 +13,7 @@ from faas.contracts.native import (
     NativeContract,
     NativeEndpoint,
     encode_call,
+    seal_when_bound,
     tcp_placement,
 )
 from faas.contracts.transport import Address, ConnectFailed, ConnectionLost, DeliveryFailed
@@ -27,12 +28,32 @@ def contract(tmp_path: Path, transport: str = "unix") -> NativeContract:
 
 
 def test_unix_placement_binds_a_private_socket_folder(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)  # as a home folder often is
     placement = contract(tmp_path).place("abc123", wants_network=False)
     assert placement.network is None and not placement.over_network
     assert placement.host_dir == tmp_path / "abc123"
     assert placement.host_dir.stat().st_mode & 0o777 == 0o777  # the function's uid binds here
+    assert tmp_path.stat().st_mode & 0o777 == 0o700  # no other local user gets through
     assert dict(placement.binds) == {str(tmp_path / "abc123"): "/run/faas"}
-    assert dict(placement.environment) == {"FAAS_SOCKET": f"/run/faas/{SOCKET_NAME}"}
+    assert dict(placement.environment) == {
+        "FAAS_SOCKET": f"/run/faas/{SOCKET_NAME}",
+        "FAAS_SOCKET_SEALED": "1",
+    }
+
+
+def test_the_socket_folder_is_sealed_once_the_socket_exists_and_reopened_to_release(
+    tmp_path: Path,
+) -> None:
+    native = contract(tmp_path)
+    placement = native.place("abc123", wants_network=False)
+    assert placement.host_dir is not None
+    seal_when_bound(placement.host_dir)
+    assert placement.host_dir.stat().st_mode & 0o777 == 0o777  # no socket yet: still open
+    (placement.host_dir / SOCKET_NAME).touch()
+    seal_when_bound(placement.host_dir)
+    assert placement.host_dir.stat().st_mode & 0o777 == 0o500
+    native.release(placement)
+    assert not placement.host_dir.exists()
 
 
 def test_unix_placement_joins_the_network_only_when_the_function_wants_it(

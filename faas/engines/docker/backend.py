@@ -210,6 +210,7 @@ class DockerBackend:
                 read_only=cfg.read_only,
                 tmpfs=dict(cfg.tmpfs) or None,
                 cap_drop=list(cfg.cap_drop) or None,
+                cap_add=list(cfg.cap_add) or None,
                 security_opt=list(cfg.security_opt),
                 network_mode=cfg.network or "none",
                 port_bindings={port: list(hosts) for port, hosts in cfg.ports.items()} or None,
