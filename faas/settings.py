@@ -60,6 +60,13 @@ class Settings:
     # hold an unbounded body in memory.
     max_response: int = field(default=64 * 1024 * 1024, metadata={"env": "FAAS_MAX_RESPONSE"})
     ready_timeout: float = field(default=30.0, metadata={"env": "FAAS_READY_TIMEOUT"})
+    # Slow clients (gateway.slow_clients): a request head must arrive within this; at most this
+    # many connections and requests at once (uvicorn's limit_concurrency; 0: no cap).
+    header_timeout: float = field(default=10.0, metadata={"env": "FAAS_HEADER_TIMEOUT"})
+    max_connections: int = field(default=10_000, metadata={"env": "FAAS_MAX_CONNECTIONS"})
+    # One page of `GET /system/logs/NAME`: at most this many lines and bytes of log text.
+    logs_max_lines: int = field(default=10_000, metadata={"env": "FAAS_LOGS_MAX_LINES"})
+    logs_max_bytes: int = field(default=4 * 1024 * 1024, metadata={"env": "FAAS_LOGS_MAX_BYTES"})
     function_network: str = field(default="faas", metadata={"env": "FAAS_FUNCTION_NETWORK"})
     function_gateway_url: str = field(default="", metadata={"env": "FAAS_FUNCTION_GATEWAY_URL"})
     function_redis_url: str = field(default="", metadata={"env": "FAAS_FUNCTION_REDIS_URL"})
@@ -108,6 +115,12 @@ class Settings:
             raise ConfigError(f"FAAS_PORT must be a TCP port (1-65535), got {self.port}")
         if self.ready_timeout <= 0:
             raise ConfigError("FAAS_READY_TIMEOUT must be positive")
+        if self.header_timeout <= 0:
+            raise ConfigError("FAAS_HEADER_TIMEOUT must be positive")
+        if self.max_connections < 0:
+            raise ConfigError("FAAS_MAX_CONNECTIONS must not be negative (0: no cap)")
+        if self.logs_max_lines < 1 or self.logs_max_bytes < 1024:
+            raise ConfigError("FAAS_LOGS_MAX_LINES must be >= 1 and FAAS_LOGS_MAX_BYTES >= 1Ki")
         if self.generic_pool < 0:
             raise ConfigError("FAAS_GENERIC_POOL must not be negative (0 turns it off)")
         if self.async_max_attempts < 1:
@@ -141,6 +154,10 @@ class Settings:
             "max_body": parse_size,
             "max_response": parse_size,
             "ready_timeout": parse_duration,
+            "header_timeout": parse_duration,
+            "max_connections": int,
+            "logs_max_lines": int,
+            "logs_max_bytes": parse_size,
             "queue_timeout": parse_duration,
             "pause_after": parse_duration,
             "memory_budget": parse_size,
