@@ -15,6 +15,7 @@ from faas.errors import BadRequest, FaasError, ManifestError
 from faas.manifest.spec import FunctionSpec, check_name, parse_manifest
 from faas.pool.invoker import Invoker
 from faas.pool.lifecycle import Lifecycle
+from faas.pool.log_pages import read_page
 from faas.pool.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from faas.registry.store import FunctionRecord
 from faas.supervised import Supervisor
@@ -22,7 +23,15 @@ from faas.units import format_size
 from gateway.auth import authenticated
 from gateway.errors import error_response
 from gateway.openapi import OPENAPI_ROUTES
-from gateway.params import MAX_SINCE, MAX_TAIL, image_reference, json_body, number, whole_number
+from gateway.params import (
+    MAX_SINCE,
+    MAX_TAIL,
+    image_reference,
+    json_body,
+    log_cursor,
+    number,
+    whole_number,
+)
 
 # -- system API -------------------------------------------------------------------------------
 
@@ -103,22 +112,30 @@ async def metrics(request: Request) -> Response:
 
 
 async def function_logs(request: Request) -> Response:
-    """Archived lines of removed containers, then the current containers' lines."""
+    """A page of the newest lines (archived ones of removed containers, the current
+    containers'), bounded by FAAS_LOGS_MAX_LINES/BYTES; `before` pages back (log_pages)."""
     state = request.state
     name = check_name(request.path_params["name"])
     await state.catalog.get(name)
     tail = whole_number(request, "tail", 0, MAX_TAIL)
     since = number(request, "since", 0, MAX_SINCE)
+    before = log_cursor(request, "before")
     if since is not None and since < 1:
         # Every line is after the first second of 1970; and the engine's API cannot parse
         # the exponent in the repr of small floats (1e-05): its answer was a 500.
         since = None
-    archived: list[str] = [] if since else await state.registry.archived_logs(name, tail)
-    live = await state.invoker.live_logs(name, since=since)
-    lines = archived + live
-    if tail:
-        lines = lines[-tail:]
-    return JSONResponse({"name": name, "lines": lines, "now": time.time()})
+    settings = state.settings
+    page = await read_page(
+        state.registry.archived_page,
+        state.invoker.live_logs,
+        name,
+        since=since,
+        before=before,
+        limit=min(tail or settings.logs_max_lines, settings.logs_max_lines),
+        max_bytes=settings.logs_max_bytes,
+    )
+    body = {"name": name, "lines": page.lines, "before": page.before, "now": time.time()}
+    return JSONResponse(body)
 
 
 async def healthz(request: Request) -> Response:

@@ -23,6 +23,7 @@ from faas.manifest.spec import FunctionSpec, parse_manifest
 from faas.registry.redis_errors import translated
 
 LOG_ARCHIVE_LINES = 5000  # per function, from containers already removed
+_ARCHIVE_BATCH = 256  # lines read at once when paging the archive
 
 # KEYS: revision, functions, changes. ARGV: name, record JSON. Returns the new revision.
 _PUT = """
@@ -223,8 +224,27 @@ class Registry:
             pipe.ltrim(key, -LOG_ARCHIVE_LINES, -1)
             await pipe.execute()
 
-    async def archived_logs(self, name: str, tail: int | None = None) -> list[str]:
-        start = -tail if tail else 0
+    async def archived_page(
+        self, name: str, before: str | None, limit: int, max_bytes: int
+    ) -> tuple[list[str], bool]:
+        """The newest archived lines that sort before `before` (a log line's timestamp), at
+        most `limit` lines and `max_bytes` characters, read from the end in batches (the
+        archive is never read whole); and whether older lines were left out."""
+        key = keys.function_logs(name)
+        newest_first: list[str] = []
+        size = 0
+        end = -1
         async with translated("read logs"):
-            raw = await self._redis.lrange(keys.function_logs(name), start, -1)
-        return [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in raw]
+            while True:
+                raw = await self._redis.lrange(key, end - _ARCHIVE_BATCH + 1, end)
+                for item in reversed(raw):
+                    line = item.decode("utf-8", "replace") if isinstance(item, bytes) else item
+                    if before is not None and line >= before:
+                        continue
+                    if len(newest_first) >= limit or size + len(line) > max_bytes:
+                        return newest_first[::-1], True
+                    newest_first.append(line)
+                    size += len(line)
+                if len(raw) < _ARCHIVE_BATCH:
+                    return newest_first[::-1], False
+                end -= _ARCHIVE_BATCH

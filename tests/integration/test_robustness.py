@@ -66,7 +66,12 @@ def test_deeply_nested_json_is_a_bad_request(gateway: Gateway, register: Registe
 
 @pytest.mark.parametrize(
     "query",
-    ["tail=-1", "tail=" + "9" * 25, "tail=²", "since=nan", "since=inf", "since=1e300", "since=-5"],
+    [
+        *("tail=-1", "tail=" + "9" * 25, "tail=²"),
+        *("since=nan", "since=inf", "since=1e300", "since=-5"),
+        *("before=nan", "before=-inf", "before=0", "before=1e300", "before=yesterday"),
+        "before=2026-13-45T99:99:99.000000000Z",
+    ],
 )
 def test_log_queries_out_of_range(gateway: Gateway, register: Register, query: str) -> None:
     register(gateway, ECHO)
