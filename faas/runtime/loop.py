@@ -109,8 +109,13 @@ class Loop:
         if self.socket_path is not None:
             _unlink(self.socket_path)  # left over by a previous container
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            listener.bind(self.socket_path)
-            os.chmod(self.socket_path, 0o666)  # the gateway may run as another user
+            # 0666 from the start (the gateway may run as another user): a chmod after bind
+            # could find the folder already closed by the gateway (faas.runtime.confine).
+            previous = os.umask(0o111)
+            try:
+                listener.bind(self.socket_path)
+            finally:
+                os.umask(previous)
         else:
             listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
