@@ -60,6 +60,8 @@ class Settings:
     # hold an unbounded body in memory.
     max_response: int = field(default=64 * 1024 * 1024, metadata={"env": "FAAS_MAX_RESPONSE"})
     ready_timeout: float = field(default=30.0, metadata={"env": "FAAS_READY_TIMEOUT"})
+    # How long a deploy waits for every other live gateway to serve it (faas.registry.propagation).
+    deploy_wait: float = field(default=10.0, metadata={"env": "FAAS_DEPLOY_WAIT"})
     # Slow clients (gateway.slow_clients): a request head must arrive within this; at most this
     # many connections and requests at once (uvicorn's limit_concurrency; 0: no cap).
     header_timeout: float = field(default=10.0, metadata={"env": "FAAS_HEADER_TIMEOUT"})
@@ -155,6 +157,7 @@ class Settings:
             "max_response": parse_size,
             "ready_timeout": parse_duration,
             "header_timeout": parse_duration,
+            "deploy_wait": parse_duration,
             "max_connections": int,
             "logs_max_lines": int,
             "logs_max_bytes": parse_size,

@@ -22,7 +22,7 @@ from faas.errors import FaasError, Unavailable
 from faas.pool.generic import GenericPool
 from faas.pool.invoker import Invoker
 from faas.pool.lifecycle import Lifecycle
-from faas.pool.maintenance import Heartbeat, Maintenance
+from faas.pool.maintenance import HEARTBEAT_TTL, Heartbeat, Maintenance
 from faas.queue.service import QueueService
 from faas.registry.catalog import Catalog
 from faas.registry.store import Registry, connect
@@ -78,6 +78,10 @@ def create_app(
             removed=catalog.take_removed,
             forget=invoker.forget,
             supervisor=loops,
+            revision=lambda: catalog.revision,
+            record_applied=lambda revision: registry.record_applied(
+                gateway_id, revision, HEARTBEAT_TTL
+            ),
         )
         await maintenance.start()
         await _deploy_folders(settings, backend, registry, catalog, invoker)

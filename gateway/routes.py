@@ -17,6 +17,7 @@ from faas.pool.invoker import Invoker
 from faas.pool.lifecycle import Lifecycle
 from faas.pool.log_pages import read_page
 from faas.pool.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from faas.registry.propagation import wait_applied
 from faas.registry.store import FunctionRecord
 from faas.supervised import Supervisor
 from faas.units import format_size
@@ -63,10 +64,17 @@ async def register_function(request: Request) -> Response:
     if not await lifecycle.image_exists(image):
         raise BadRequest(f"image: {image!r} does not exist in Docker; build it with `faas deploy`")
     previous = await state.registry.get(spec.name)
-    record: FunctionRecord = await state.registry.put(spec, image, code_hash)
+    record, revision = await state.registry.put_at(spec, image, code_hash)
     state.catalog.put(record)
     state.invoker.sync(record)
-    return JSONResponse(_describe(request, record), 200 if previous else 201)
+    body = _describe(request, record)
+    # No gateway answers with the previous code once this returns (or it is named here).
+    lagging = await wait_applied(
+        state.registry, lifecycle.gateway_id, revision, state.settings.deploy_wait
+    )
+    if lagging:
+        body["lagging_gateways"] = lagging
+    return JSONResponse(body, 200 if previous else 201)
 
 
 async def remove_function(request: Request) -> Response:

@@ -41,6 +41,13 @@ def deploy(ctx: Context, paths: tuple[Path, ...], quiet: bool) -> None:
             record = client.register(spec.to_manifest(), built.tag, built.code_hash)
             verb = "deployed" if record.get("version", 1) == 1 else "updated"
             click.echo(f"{verb} {spec.name} ({built.tag}): {record['url']}")
+            lagging = record.get("lagging_gateways")
+            if lagging:
+                click.echo(
+                    f"warning: gateway(s) {', '.join(lagging)} did not take the new code within "
+                    "FAAS_DEPLOY_WAIT: they may answer with the previous code for a while",
+                    err=True,
+                )
 
 
 @cli.command("list")

@@ -138,6 +138,13 @@ class Registry:
 
     async def put(self, spec: FunctionSpec, image: str, code_hash: str) -> FunctionRecord:
         """Register or update; the creation time and a version counter carry over."""
+        record, _ = await self.put_at(spec, image, code_hash)
+        return record
+
+    async def put_at(
+        self, spec: FunctionSpec, image: str, code_hash: str
+    ) -> tuple[FunctionRecord, int]:
+        """`put`, and the registry revision it made (what other gateways must apply)."""
         now = time.time()
         previous = await self.get(spec.name)
         record = FunctionRecord(
@@ -149,8 +156,8 @@ class Registry:
             version=previous.version + 1 if previous else 1,
         )
         async with translated("store function"):
-            await self._put(_FEED_KEYS, [spec.name, json.dumps(record.to_json())])
-        return record
+            revision = await self._put(_FEED_KEYS, [spec.name, json.dumps(record.to_json())])
+        return record, int(revision)
 
     async def get(self, name: str) -> FunctionRecord | None:
         async with translated("read function"):
@@ -209,7 +216,22 @@ class Registry:
 
     async def forget_gateway(self, gateway_id: str) -> None:
         async with translated("clear heartbeat"):
-            await self._redis.delete(keys.gateway_heartbeat(gateway_id))
+            await self._redis.delete(
+                keys.gateway_heartbeat(gateway_id), keys.gateway_applied(gateway_id)
+            )
+
+    async def record_applied(self, gateway_id: str, revision: int, ttl: float) -> None:
+        """Say that this gateway serves the registry as of `revision`."""
+        async with translated("record the applied revision"):
+            await self._redis.set(keys.gateway_applied(gateway_id), revision, px=int(ttl * 1000))
+
+    async def applied(self, gateway_ids: list[str]) -> list[int | None]:
+        """The revision each gateway has applied (None: it has not said)."""
+        if not gateway_ids:
+            return []
+        async with translated("read applied revisions"):
+            raw = await self._redis.mget([keys.gateway_applied(g) for g in gateway_ids])
+        return [None if value is None else int(value) for value in raw]
 
     # -- logs of removed containers -------------------------------------------------------
 
