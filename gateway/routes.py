@@ -204,6 +204,13 @@ async def _check_host_fits(lifecycle: Lifecycle, spec: FunctionSpec) -> None:
             "cpus",
             f"{spec.cpus:g} is more than this host has ({host_cpus} according to the engine)",
         )
+    budget = lifecycle.settings.memory_budget
+    if spec.memory > budget:
+        raise ManifestError(
+            "memory",
+            f"{format_size(spec.memory)} is more than all functions may use together "
+            f"(FAAS_MEMORY_BUDGET, {format_size(budget)}): no container of it could start",
+        )
 
 
 _ALL = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
