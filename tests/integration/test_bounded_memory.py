@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import FIXTURES, Gateway
+from tests.integration.test_cli import faas
 
 FLOOD = FIXTURES / "flood"
 CEILING_MIB = 200  # the gateway's peak RSS (VmHWM) through the whole test
@@ -52,6 +53,13 @@ def test_huge_answers_and_output_leave_the_gateway_under_a_ceiling(
     assert body["lines"] and body["before"]  # the rest is on older pages
     older = gateway.http.get("/system/logs/flood", params={"before": body["before"]}).json()
     assert older["lines"] and older["lines"][-1] < body["lines"][0]
+    # The CLI prints the newest page and says how to see the older one.
+    shown = faas("logs", "flood", env=gateway.cli_env())
+    assert shown.returncode == 0, shown.stderr
+    hint = f"(older lines: faas logs flood --before {body['before'][:10]}"
+    assert hint in shown.stderr and "Traceback" not in shown.stderr
+    paged = faas("logs", "flood", "--before", older["lines"][0].split()[0], env=gateway.cli_env())
+    assert paged.returncode == 0 and len(paged.stdout) < 3 * 2**20
     after_logs = memory_mib(gateway)
     print(f"gateway RSS MiB: before {before}, 6x200MB {after_answers}, logs {after_logs}")
     assert after_logs["VmHWM"] < CEILING_MIB, (before, after_answers, after_logs)
