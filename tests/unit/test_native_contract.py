@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,13 @@ from faas.contracts.native import (
 from faas.contracts.transport import Address, ConnectFailed, ConnectionLost, DeliveryFailed
 from faas.errors import ConfigError
 from faas.manifest.spec import parse_manifest
-from faas.pool.hardening import function_container
+from faas.pool.hardening import (
+    FUNCTION_DIR,
+    FUNCTION_UID,
+    Shape,
+    function_container,
+    generic_container,
+)
 from faas.settings import Settings
 
 
@@ -161,3 +170,54 @@ def test_an_endpoint_that_nothing_listens_on_fails_to_connect(tmp_path: Path) ->
             await endpoint.call(request, "call-1", 1.0)
 
     asyncio.run(scenario())
+
+
+def test_generic_containers_start_as_root_only_to_become_the_functions_user(
+    tmp_path: Path,
+) -> None:
+    placement = contract(tmp_path).place("abc123", wants_network=False)
+    shape = Shape(memory=64 * 2**20, cpus=0.5, network=False)
+    cfg = generic_container(
+        shape, "faas/runtime:1", container_name="g", gateway_id="g1", placement=placement
+    )
+    assert (cfg.user, cfg.cap_drop, cfg.cap_add) == ("0:0", ("ALL",), ("SETUID", "SETGID"))
+    assert "no-new-privileges" in cfg.security_opt and cfg.read_only
+    assert cfg.environment["FAAS_RUN_AS"] == FUNCTION_UID
+    assert "mode=0755" in cfg.tmpfs[str(FUNCTION_DIR)]  # root's: the function cannot write
+    spec = parse_manifest({"name": "echo"})
+    own = function_container(spec, "faas/echo:1", container_name="f", gateway_id="g1",
+                             placement=placement)  # fmt: skip
+    assert (own.user, own.cap_add) == (FUNCTION_UID, ()) and "FAAS_RUN_AS" not in own.environment
+
+
+def test_dropping_privileges_is_for_good(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only root can change its user")
+    owned = tmp_path / "code.py"
+    owned.write_text("x = 1\n")
+    program = (
+        "import os\n"
+        "from faas.runtime.confine import drop_privileges\n"
+        "drop_privileges()\n"
+        "print(os.getresuid(), os.getresgid(), os.getgroups())\n"
+        "for attempt in (lambda: os.setuid(0), lambda: open(os.environ['OWNED'], 'a'),"
+        " lambda: os.chmod(os.environ['OWNED'], 0o666)):\n"
+        "    try:\n"
+        "        attempt()\n"
+        "        print('allowed')\n"
+        "    except PermissionError:\n"
+        "        print('refused')\n"
+    )
+    env = {**os.environ, "FAAS_RUN_AS": "65534:65534", "OWNED": str(owned)}
+    tmp_path.chmod(0o755)
+    done = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n") == [
+        "(65534, 65534, 65534) (65534, 65534, 65534) []",
+        "refused",
+        "refused",
+        "refused",
+        "",
+    ]
