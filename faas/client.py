@@ -204,9 +204,17 @@ class GatewayClient(AsyncCalls):
         self._json("DELETE", "/system/secrets", json={"name": name})
 
     def logs(
-        self, name: str, *, tail: int | None = None, since: float | None = None
+        self,
+        name: str,
+        *,
+        tail: int | None = None,
+        since: float | None = None,
+        before: str | None = None,
     ) -> dict[str, Any]:
+        """A page of the function's logs; its `before` (if any) asks for the older page."""
         params: dict[str, str] = {}
+        if before is not None:
+            params["before"] = before
         if tail is not None:
             params["tail"] = str(tail)
         if since is not None:

@@ -54,6 +54,12 @@ def gateway_heartbeat(gateway_id: str) -> str:
     return f"{PREFIX}gateway:{gateway_id}"
 
 
+def gateway_applied(gateway_id: str) -> str:
+    """String key with a TTL: the registry revision the gateway has applied (a deploy waits
+    until every live gateway has reached its own; faas.registry.propagation)."""
+    return f"{PREFIX}applied:{gateway_id}"
+
+
 def function_logs(name: str) -> str:
     """List of log lines kept from the function's removed containers (capped)."""
     return f"{PREFIX}logs:{name}"

@@ -60,6 +60,15 @@ class Settings:
     # hold an unbounded body in memory.
     max_response: int = field(default=64 * 1024 * 1024, metadata={"env": "FAAS_MAX_RESPONSE"})
     ready_timeout: float = field(default=30.0, metadata={"env": "FAAS_READY_TIMEOUT"})
+    # How long a deploy waits for every other live gateway to serve it (faas.registry.propagation).
+    deploy_wait: float = field(default=10.0, metadata={"env": "FAAS_DEPLOY_WAIT"})
+    # Slow clients (gateway.slow_clients): a request head must arrive within this; at most this
+    # many connections and requests at once (uvicorn's limit_concurrency; 0: no cap).
+    header_timeout: float = field(default=10.0, metadata={"env": "FAAS_HEADER_TIMEOUT"})
+    max_connections: int = field(default=10_000, metadata={"env": "FAAS_MAX_CONNECTIONS"})
+    # One page of `GET /system/logs/NAME`: at most this many lines and bytes of log text.
+    logs_max_lines: int = field(default=10_000, metadata={"env": "FAAS_LOGS_MAX_LINES"})
+    logs_max_bytes: int = field(default=4 * 1024 * 1024, metadata={"env": "FAAS_LOGS_MAX_BYTES"})
     function_network: str = field(default="faas", metadata={"env": "FAAS_FUNCTION_NETWORK"})
     function_gateway_url: str = field(default="", metadata={"env": "FAAS_FUNCTION_GATEWAY_URL"})
     # Where functions reach Redis (host and port only): bound functions get their own user there.
@@ -120,6 +129,12 @@ class Settings:
             raise ConfigError(f"FAAS_PORT must be a TCP port (1-65535), got {self.port}")
         if self.ready_timeout <= 0:
             raise ConfigError("FAAS_READY_TIMEOUT must be positive")
+        if self.header_timeout <= 0:
+            raise ConfigError("FAAS_HEADER_TIMEOUT must be positive")
+        if self.max_connections < 0:
+            raise ConfigError("FAAS_MAX_CONNECTIONS must not be negative (0: no cap)")
+        if self.logs_max_lines < 1 or self.logs_max_bytes < 1024:
+            raise ConfigError("FAAS_LOGS_MAX_LINES must be >= 1 and FAAS_LOGS_MAX_BYTES >= 1Ki")
         if self.generic_pool < 0:
             raise ConfigError("FAAS_GENERIC_POOL must not be negative (0 turns it off)")
         if self.async_max_attempts < 1:
@@ -176,6 +191,11 @@ class Settings:
             "max_body": parse_size,
             "max_response": parse_size,
             "ready_timeout": parse_duration,
+            "header_timeout": parse_duration,
+            "deploy_wait": parse_duration,
+            "max_connections": int,
+            "logs_max_lines": int,
+            "logs_max_bytes": parse_size,
             "queue_timeout": parse_duration,
             "pause_after": parse_duration,
             "memory_budget": parse_size,

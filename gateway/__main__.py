@@ -9,6 +9,7 @@ import uvicorn
 
 from faas.settings import Settings
 from gateway.app import create_app
+from gateway.slow_clients import head_timeout_protocol
 
 
 def main() -> None:
@@ -34,6 +35,8 @@ def main() -> None:
         # off, for the warm path's share of W1.
         proxy_headers=False,
         server_header=False,
+        http=head_timeout_protocol(settings.header_timeout),
+        limit_concurrency=settings.max_connections or None,
     )
     uvicorn.Server(config).run(sockets=sockets)
 

@@ -15,13 +15,14 @@ from starlette.types import ASGIApp
 
 from faas.build.folder import build_folder
 from faas.build.images import build_runtime_image
+from faas.contracts.native import close_to_others
 from faas.engines.base import Engine
 from faas.engines.docker import DockerBackend, DockerEngine
 from faas.errors import FaasError, Unavailable
 from faas.pool.generic import GenericPool
 from faas.pool.invoker import Invoker
 from faas.pool.lifecycle import Lifecycle
-from faas.pool.maintenance import Heartbeat, Maintenance
+from faas.pool.maintenance import HEARTBEAT_TTL, Heartbeat, Maintenance
 from faas.pool.secret_files import SecretWatch
 from faas.queue.service import QueueService
 from faas.registry.access import platform_client
@@ -59,7 +60,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         gateway_id = secrets.token_hex(6)
-        settings.sockets.mkdir(parents=True, exist_ok=True)
+        close_to_others(settings.sockets)  # 0700: no other local user reaches a socket
         backend = DockerBackend()  # connects on first use: builds only, with a fake engine
         redis = platform_client(settings)
         registry = Registry(redis)
@@ -92,6 +93,10 @@ def create_app(
             removed=catalog.take_removed,
             forget=invoker.forget,
             supervisor=loops,
+            revision=lambda: catalog.revision,
+            record_applied=lambda revision: registry.record_applied(
+                gateway_id, revision, HEARTBEAT_TTL
+            ),
         )
         await maintenance.start()
         await _deploy_folders(settings, backend, registry, catalog, invoker)

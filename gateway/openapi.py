@@ -216,11 +216,13 @@ DOCUMENT: dict[str, Any] = {
         "/system/logs/{name}": {
             "parameters": [FUNCTION],
             "get": {
-                "summary": "The function's log lines, each tagged with its call id",
+                "summary": "A page of the function's newest log lines, each tagged with its "
+                "call id; at most FAAS_LOGS_MAX_LINES lines and FAAS_LOGS_MAX_BYTES of text. "
+                "The answer's `before` (null on the oldest page) asks for the next, older page.",
                 "parameters": [
                     _query(
                         "tail",
-                        "only the last N lines",
+                        "only the last N lines (at most FAAS_LOGS_MAX_LINES)",
                         {"type": "integer", "minimum": 0, "maximum": MAX_TAIL},
                     ),
                     _query(
@@ -228,8 +230,17 @@ DOCUMENT: dict[str, Any] = {
                         "only lines after this epoch time",
                         {"type": "number", "minimum": 0, "maximum": MAX_SINCE},
                     ),
+                    _query(
+                        "before",
+                        "only lines before this: an earlier page's `before`, or epoch seconds",
+                        {"type": "string", "maxLength": 40},
+                    ),
                 ],
-                "responses": {"200": _json("lines"), "400": BAD, "404": MISSING},
+                "responses": {
+                    "200": _json("lines (oldest first), before, now"),
+                    "400": BAD,
+                    "404": MISSING,
+                },
             },
         },
         "/system/calls/{call_id}": {

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 
 from faas.errors import BadRequest
+from faas.pool.log_pages import TIMESTAMP, epoch, timestamp
 
 MAX_TAIL = 100_000  # log lines
 MAX_SINCE = 1e10  # epoch seconds (year 2286): the engine's log API takes no more
@@ -59,6 +60,24 @@ def number(request: Request, key: str, low: float, high: float) -> float | None:
     if not (math.isfinite(parsed) and low <= parsed <= high):
         raise BadRequest(f"{key} must be a number from {low:g} to {high:g}, got {_short(value)}")
     return parsed
+
+
+def log_cursor(request: Request, key: str) -> str | None:
+    """An optional log position: a log line's timestamp (`before` of an earlier page) or
+    epoch seconds; as the timestamp the lines are compared with."""
+    value = request.query_params.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        seconds = epoch(value) if TIMESTAMP.fullmatch(value) else float(value)
+    except ValueError:  # not a number, or a timestamp of no real day
+        seconds = math.nan
+    if not (math.isfinite(seconds) and 1 <= seconds <= MAX_SINCE):
+        raise BadRequest(
+            f"{key} must be a log timestamp (from an earlier page) or epoch seconds from 1 to "
+            f"{MAX_SINCE:g}, got {_short(value)}"
+        )
+    return value if TIMESTAMP.fullmatch(value) else timestamp(seconds)
 
 
 def stream_id(request: Request, key: str) -> str | None:

@@ -15,14 +15,24 @@ from faas.errors import BadRequest, FaasError, ManifestError
 from faas.manifest.spec import FunctionSpec, check_name, parse_manifest
 from faas.pool.invoker import Invoker
 from faas.pool.lifecycle import Lifecycle
+from faas.pool.log_pages import read_page
 from faas.pool.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from faas.registry.propagation import wait_applied
 from faas.registry.store import FunctionRecord
 from faas.supervised import Supervisor
 from faas.units import format_size
 from gateway.auth import authenticated
 from gateway.errors import error_response
 from gateway.openapi import OPENAPI_ROUTES
-from gateway.params import MAX_SINCE, MAX_TAIL, image_reference, json_body, number, whole_number
+from gateway.params import (
+    MAX_SINCE,
+    MAX_TAIL,
+    image_reference,
+    json_body,
+    log_cursor,
+    number,
+    whole_number,
+)
 from gateway.secret_routes import check_secrets_exist, masked_config
 
 # -- system API -------------------------------------------------------------------------------
@@ -56,10 +66,17 @@ async def register_function(request: Request) -> Response:
     if not await lifecycle.image_exists(image):
         raise BadRequest(f"image: {image!r} does not exist in Docker; build it with `faas deploy`")
     previous = await state.registry.get(spec.name)
-    record: FunctionRecord = await state.registry.put(spec, image, code_hash)
+    record, revision = await state.registry.put_at(spec, image, code_hash)
     state.catalog.put(record)
     state.invoker.sync(record)
-    return JSONResponse(_describe(request, record), 200 if previous else 201)
+    body = _describe(request, record)
+    # No gateway answers with the previous code once this returns (or it is named here).
+    lagging = await wait_applied(
+        state.registry, lifecycle.gateway_id, revision, state.settings.deploy_wait
+    )
+    if lagging:
+        body["lagging_gateways"] = lagging
+    return JSONResponse(body, 200 if previous else 201)
 
 
 async def remove_function(request: Request) -> Response:
@@ -105,22 +122,30 @@ async def metrics(request: Request) -> Response:
 
 
 async def function_logs(request: Request) -> Response:
-    """Archived lines of removed containers, then the current containers' lines."""
+    """A page of the newest lines (archived ones of removed containers, the current
+    containers'), bounded by FAAS_LOGS_MAX_LINES/BYTES; `before` pages back (log_pages)."""
     state = request.state
     name = check_name(request.path_params["name"])
     await state.catalog.get(name)
     tail = whole_number(request, "tail", 0, MAX_TAIL)
     since = number(request, "since", 0, MAX_SINCE)
+    before = log_cursor(request, "before")
     if since is not None and since < 1:
         # Every line is after the first second of 1970; and the engine's API cannot parse
         # the exponent in the repr of small floats (1e-05): its answer was a 500.
         since = None
-    archived: list[str] = [] if since else await state.registry.archived_logs(name, tail)
-    live = await state.invoker.live_logs(name, since=since)
-    lines = archived + live
-    if tail:
-        lines = lines[-tail:]
-    return JSONResponse({"name": name, "lines": lines, "now": time.time()})
+    settings = state.settings
+    page = await read_page(
+        state.registry.archived_page,
+        state.invoker.live_logs,
+        name,
+        since=since,
+        before=before,
+        limit=min(tail or settings.logs_max_lines, settings.logs_max_lines),
+        max_bytes=settings.logs_max_bytes,
+    )
+    body = {"name": name, "lines": page.lines, "before": page.before, "now": time.time()}
+    return JSONResponse(body)
 
 
 async def healthz(request: Request) -> Response:
@@ -194,6 +219,13 @@ async def _check_host_fits(lifecycle: Lifecycle, spec: FunctionSpec) -> None:
         raise ManifestError(
             "cpus",
             f"{spec.cpus:g} is more than this host has ({host_cpus} according to the engine)",
+        )
+    budget = lifecycle.settings.memory_budget
+    if spec.memory > budget:
+        raise ManifestError(
+            "memory",
+            f"{format_size(spec.memory)} is more than all functions may use together "
+            f"(FAAS_MEMORY_BUDGET, {format_size(budget)}): no container of it could start",
         )
 
 

@@ -42,6 +42,13 @@ def deploy(ctx: Context, paths: tuple[Path, ...], quiet: bool) -> None:
             record = client.register(spec.to_manifest(), built.tag, built.code_hash)
             verb = "deployed" if record.get("version", 1) == 1 else "updated"
             click.echo(f"{verb} {spec.name} ({built.tag}): {record['url']}")
+            lagging = record.get("lagging_gateways")
+            if lagging:
+                click.echo(
+                    f"warning: gateway(s) {', '.join(lagging)} did not take the new code within "
+                    "FAAS_DEPLOY_WAIT: they may answer with the previous code for a while",
+                    err=True,
+                )
 
 
 @cli.command("list")
@@ -210,13 +217,16 @@ def _invoke_async(
 @click.argument("name")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
 @click.option("--tail", type=int, default=None, help="Only the last N lines.")
+@click.option("--before", default=None, help="Only lines before this time (pages back).")
 @pass_ctx
-def logs(ctx: Context, name: str, follow: bool, tail: int | None) -> None:
-    """Print the function's container logs; each line carries its call id."""
+def logs(ctx: Context, name: str, follow: bool, tail: int | None, before: str | None) -> None:
+    """Print the function's container logs (the newest page); each line carries its call id."""
     with ctx.client() as client:
-        result = client.logs(name, tail=tail)
+        result = client.logs(name, tail=tail, before=before)
         for line in result["lines"]:
             click.echo(line)
+        if result.get("before") and not follow:
+            click.echo(f"(older lines: faas logs {name} --before {result['before']})", err=True)
         since = float(result["now"])
         while follow:
             time.sleep(1.0)

@@ -22,6 +22,7 @@ HANDLER_MS = b"x-faas-handler-ms"
 RUNTIME_DIR = PurePosixPath("/run/faas")  # bind-mounted per instance, holds the socket
 SOCKET_NAME = "runtime.sock"
 TCP_PORT = 8080
+SEALED_MODE = 0o500  # the gateway's user may list and connect; nobody may write
 _MAX_SOCKET_PATH = 107  # sun_path is 108 bytes including the terminating NUL
 
 
@@ -40,6 +41,8 @@ class NativeContract:
         return unix_placement(self._socket_dir(token), self._network if wants_network else None)
 
     async def ready(self, placement: Placement, host: str) -> bool:
+        if placement.host_dir is not None:
+            seal_when_bound(placement.host_dir)
         return await probe(address(placement, host))
 
     def endpoint(self, placement: Placement, host: str) -> NativeEndpoint:
@@ -47,6 +50,8 @@ class NativeContract:
 
     def release(self, placement: Placement) -> None:
         if placement.host_dir is not None:
+            with contextlib.suppress(OSError):
+                placement.host_dir.chmod(0o700)  # sealed: its owner reopens it to remove it
             shutil.rmtree(placement.host_dir, ignore_errors=True)
 
     def _socket_dir(self, token: str) -> Path:
@@ -56,16 +61,41 @@ class NativeContract:
                 f"socket path {path / SOCKET_NAME} is longer than {_MAX_SOCKET_PATH} bytes: "
                 "set FAAS_SOCKET_DIR to a shorter directory"
             )
+        close_to_others(self._sockets)
         path.mkdir(parents=True, exist_ok=False)
-        path.chmod(0o777)  # the function runs as an unprivileged uid and creates its socket here
+        # The function runs as another uid and creates its socket here; the folder is sealed
+        # (seal_when_bound) before any of its code runs.
+        path.chmod(0o777)
         return path
+
+
+def close_to_others(sockets: Path) -> None:
+    """The folder of every instance's socket folder: its owner's only (0700), so no other local
+    user reaches a function's socket. (Docker bind-mounts through it as root.)"""
+    sockets.mkdir(parents=True, exist_ok=True)
+    if sockets.stat().st_mode & 0o777 != 0o700:
+        try:
+            sockets.chmod(0o700)
+        except PermissionError:
+            raise ConfigError(
+                f"cannot make {sockets} private (0700): set FAAS_SOCKET_DIR to a folder of "
+                "the gateway's own user"
+            ) from None
+
+
+def seal_when_bound(host_dir: Path) -> None:
+    """Once the runtime's socket exists, nobody may write into its folder again: the function
+    cannot put a byte on the host's disk there (the runtime waits for this before loading any
+    code, see faas.runtime.confine). Connecting needs write permission on the socket only."""
+    if (host_dir / SOCKET_NAME).exists():
+        host_dir.chmod(SEALED_MODE)
 
 
 def unix_placement(host_dir: Path, network: str | None) -> Placement:
     """The runtime listens on a socket in `host_dir`, bind-mounted at RUNTIME_DIR."""
     return Placement(
         network=network,
-        environment={"FAAS_SOCKET": str(RUNTIME_DIR / SOCKET_NAME)},
+        environment={"FAAS_SOCKET": str(RUNTIME_DIR / SOCKET_NAME), "FAAS_SOCKET_SEALED": "1"},
         binds={str(host_dir): str(RUNTIME_DIR)},
         host_dir=host_dir,
     )

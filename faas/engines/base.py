@@ -12,7 +12,8 @@ Docker). A Swarm engine is a third module here; nothing above this package chang
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import collections
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,6 +34,7 @@ class ContainerConfig:
     read_only: bool = True
     tmpfs: Mapping[str, str] = field(default_factory=lambda: {"/tmp": "rw,size=64m,mode=1777"})
     cap_drop: tuple[str, ...] = ("ALL",)
+    cap_add: tuple[str, ...] = ()  # generic runtimes only: to become the function's user
     security_opt: tuple[str, ...] = ("no-new-privileges",)
     network: str | None = None  # None: no network at all
     binds: Mapping[str, str] = field(default_factory=dict)  # host dir -> container dir (rw)
@@ -118,8 +120,12 @@ class Engine(Protocol):
         tail: int | None = None,
         since: float | None = None,
         timestamps: bool = False,
+        until: float | None = None,
+        max_bytes: int | None = None,
     ) -> bytes:
-        """The instance's output so far (empty once it is gone)."""
+        """The instance's output so far (empty once it is gone): entries from `since` up to
+        `until` (epoch seconds, inclusive), the last `tail` of them, and of those only the
+        newest whole entries that fit in `max_bytes` (a log is never read whole into memory)."""
 
     def events(self, labels: Mapping[str, str]) -> AsyncIterator[ContainerEvent]:
         """Deaths of matching instances until the stream breaks (`EngineUnavailable`)."""
@@ -135,3 +141,18 @@ class Engine(Protocol):
         """A tar of `path` inside `image` (None when it has no such path)."""
 
     async def close(self) -> None: ...
+
+
+def newest_within(chunks: Iterable[bytes], max_bytes: int | None) -> bytes:
+    """The last whole chunks (Docker sends one per log entry) that fit in `max_bytes`, holding
+    no more than that (plus one chunk) in memory at any time."""
+    if max_bytes is None:
+        return b"".join(chunks)
+    kept: collections.deque[bytes] = collections.deque()
+    size = 0
+    for chunk in chunks:
+        kept.append(chunk)
+        size += len(chunk)
+        while size > max_bytes and kept:
+            size -= len(kept.popleft())
+    return b"".join(kept)

@@ -285,10 +285,14 @@ class FakeEngine:
         tail: int | None = None,
         since: float | None = None,
         timestamps: bool = False,
+        until: float | None = None,
+        max_bytes: int | None = None,
     ) -> bytes:
         self._enter("logs", container_id)
         instance = self._find(container_id)
-        return b"" if instance is None else instance.log.render(tail, since, timestamps)
+        if instance is None:
+            return b""
+        return instance.log.render(tail, since, timestamps, until, max_bytes)
 
     async def events(self, labels: Mapping[str, str]) -> AsyncIterator[ContainerEvent]:
         self._enter("events")

@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 
 import faas
 from faas import keys
-from faas.engines.base import ContainerConfig, ContainerEvent, ContainerState
+from faas.engines.base import ContainerConfig, ContainerEvent, ContainerState, newest_within
 from faas.errors import FaasError
 
 # Where every faas image keeps its function's code (faas.pool.hardening.FUNCTION_DIR).
@@ -63,17 +63,29 @@ class OutputLog:
         with self._lock:
             self._lines.append((time.time_ns(), line))
 
-    def render(self, tail: int | None, since: float | None, timestamps: bool) -> bytes:
-        """Lines at or after `since` (epoch seconds), then the last `tail` of them."""
+    def render(
+        self,
+        tail: int | None,
+        since: float | None,
+        timestamps: bool,
+        until: float | None = None,
+        max_bytes: int | None = None,
+    ) -> bytes:
+        """Lines from `since` to `until` (epoch seconds), the last `tail` of them, the newest
+        that fit in `max_bytes`."""
         with self._lock:
             lines = list(self._lines)
         if since is not None:
             lines = [entry for entry in lines if entry[0] >= since * 1e9]
+        if until is not None:
+            lines = [entry for entry in lines if entry[0] <= until * 1e9]
         if tail is not None:
             lines = lines[len(lines) - tail :] if tail > 0 else []
         if timestamps:
-            return b"".join(docker_timestamp(ns) + b" " + line for ns, line in lines)
-        return b"".join(line for _, line in lines)
+            rendered = [docker_timestamp(ns) + b" " + line for ns, line in lines]
+        else:
+            rendered = [line for _, line in lines]
+        return newest_within(rendered, max_bytes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -296,6 +308,7 @@ class Instance:
         env = {"PATH": os.environ.get("PATH", os.defpath)}
         for name, value in {**self.image.env, **self.config.environment}.items():
             env[name] = _translate(value, paths)
+        env.pop("FAAS_RUN_AS", None)  # processes keep the current user (see faas.engines.fake)
         env.setdefault("FAAS_FUNCTION_DIR", _translate(FUNCTION_DIR, paths))
         env.setdefault("TMPDIR", _translate("/tmp", paths))
         env["PYTHONPATH"] = _SOURCE_ROOT

@@ -83,14 +83,18 @@ def generic_container(
 
     Its function's code arrives with `POST /_/load` into a tmpfs at FUNCTION_DIR: the same
     path as in function images, so `__file__`, the working directory and the .pyc files
-    compiled at build time are the same in both kinds of container.
+    compiled at build time are the same in both kinds of container. The runtime starts as
+    root with only the capabilities to change user, writes the code (root's, as in an image)
+    and becomes FUNCTION_UID before importing it (faas.runtime.confine): read-only code.
     """
     labels = function_labels("", gateway_id, stack_id)
     labels[keys.LABEL_ROLE] = keys.ROLE_GENERIC
-    cfg = _hardened(image, container_name, labels, dict(service_env or {}), shape, placement)
+    env = dict(service_env or {})
+    env["FAAS_RUN_AS"] = FUNCTION_UID
+    cfg = _hardened(image, container_name, labels, env, shape, placement)
     tmpfs = dict(cfg.tmpfs)
-    tmpfs[str(FUNCTION_DIR)] = f"rw,size={CODE_TMPFS_SIZE},mode=1777"
-    return replace(cfg, tmpfs=tmpfs)
+    tmpfs[str(FUNCTION_DIR)] = f"rw,size={CODE_TMPFS_SIZE},mode=0755"
+    return replace(cfg, tmpfs=tmpfs, user="0:0", cap_add=("SETUID", "SETGID"))
 
 
 def _hardened(

@@ -22,6 +22,7 @@ from faas.pool.generic import GenericPool
 from faas.pool.lifecycle import Lifecycle, Started
 from faas.pool.policy import FunctionPool, Instance, State
 from faas.pool.trace import CallTrace
+from faas.registry.store import LOG_ARCHIVE_LINES
 from faas.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -224,12 +225,17 @@ class Instances:
         try:
             if self._archive_logs is not None:
                 with contextlib.suppress(Exception):
-                    await self._archive_logs(name, await self.lifecycle.logs(container_id))
+                    await self._archive_logs(name, await self._last_lines(container_id))
             await self.lifecycle.remove(container_id, endpoint)
         except FaasError as exc:  # engine going away: the maintenance's reconcile removes it
             log.warning("could not remove container %s of %s: %s", container_id[:12], name, exc)
         except Exception:  # the reconcile removes it; keep serving meanwhile
             log.exception("could not remove container %s of %s", container_id[:12], name)
+
+    async def _last_lines(self, container_id: str) -> list[str]:
+        """What the archive keeps of a removed container: its newest lines, bounded."""
+        page = self.lifecycle.settings.logs_max_bytes
+        return await self.lifecycle.logs(container_id, tail=LOG_ARCHIVE_LINES, max_bytes=page)
 
     def spawn(self, coro: Awaitable[None]) -> None:
         task: asyncio.Future[None] = asyncio.ensure_future(coro)
@@ -250,9 +256,11 @@ class Instances:
             await self.generic.close()
         await self.settle()
 
-    async def live_logs(self, name: str, since: float | None = None) -> list[str]:
-        """Log lines of the function's current containers, in time order."""
+    async def live_logs(
+        self, name: str, since: float | None = None, **bounds: Any
+    ) -> list[list[str]]:
+        """Log lines of each of the function's current containers (bounds: `until`, `tail`,
+        `max_bytes`, as for `Lifecycle.logs`)."""
         pool = self.pools.get(name)
         ids = [i.container_id for i in pool or () if i.container_id is not None]
-        batches = await asyncio.gather(*(self.lifecycle.logs(cid, since) for cid in ids))
-        return sorted(line for batch in batches for line in batch)
+        return list(await asyncio.gather(*(self.lifecycle.logs(c, since, **bounds) for c in ids)))

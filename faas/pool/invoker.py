@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from faas.contracts.base import CallRequest, CallResponse, Endpoint
 from faas.contracts.transport import ConnectFailed, ConnectionLost
@@ -298,5 +299,7 @@ class Invoker:
     def describe(self, name: str) -> dict[str, object]:
         return self.accounting.describe(name)
 
-    async def live_logs(self, name: str, since: float | None = None) -> list[str]:
-        return await self.instances.live_logs(name, since)
+    async def live_logs(
+        self, name: str, since: float | None = None, **bounds: Any
+    ) -> list[list[str]]:
+        return await self.instances.live_logs(name, since, **bounds)

@@ -251,9 +251,20 @@ class Lifecycle:
             if placement is not None:
                 self._contract.release(placement)
 
-    async def logs(self, container_id: str, since: float | None = None) -> list[str]:
-        """The container's log lines, each prefixed with the engine's RFC 3339 timestamp."""
-        output = await self.engine.logs(container_id, timestamps=True, since=since)
+    async def logs(
+        self,
+        container_id: str,
+        since: float | None = None,
+        *,
+        until: float | None = None,
+        tail: int | None = None,
+        max_bytes: int | None = None,
+    ) -> list[str]:
+        """The container's log lines, each prefixed with the engine's RFC 3339 timestamp
+        (bounds as for `Engine.logs`)."""
+        output = await self.engine.logs(
+            container_id, timestamps=True, since=since, until=until, tail=tail, max_bytes=max_bytes
+        )
         return output.decode("utf-8", "replace").splitlines()
 
     async def diagnose(

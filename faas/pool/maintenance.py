@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 TICK = 1.0
 EVENTS_RETRY = 1.0
 HEARTBEAT_INTERVAL = 3.0
+# Functions changed through other gateways are picked up this often: a deploy waits until
+# every gateway has (faas.registry.propagation), so this is how long `faas deploy` may wait.
+CHANGES_INTERVAL = 0.2
 HEARTBEAT_TTL = 10.0  # a gateway silent this long is dead: its containers may be reclaimed
 RECONCILE_EVERY = 2  # heartbeat rounds: a crashed gateway's containers go within ~TTL + 6 s
 
@@ -128,6 +131,8 @@ class Maintenance:
         removed: Callable[[], list[str]] = list,
         forget: Callable[[str], Awaitable[object]] | None = None,
         supervisor: Supervisor | None = None,
+        revision: Callable[[], int | None] = lambda: None,
+        record_applied: Callable[[int], Awaitable[object]] | None = None,
     ) -> None:
         self.heartbeat = heartbeat
         self.supervisor = supervisor or Supervisor()  # a loop that dies turns /healthz red
@@ -137,6 +142,9 @@ class Maintenance:
         self._sync = sync
         self._removed = removed
         self._forget = forget
+        self._revision = revision  # of the registry, as applied to the pool
+        self._record_applied = record_applied
+        self._recorded: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._rounds = 0
         self.engine_connected = True
@@ -151,13 +159,14 @@ class Maintenance:
         try:
             await self.heartbeat.beat()
             await self.reconcile()
-            await self._pick_up_changes()
+            await self._follow_changes()
         except Unavailable as exc:
             log.warning("starting degraded: %s", exc.message)
         loops = self.supervisor
         self._tasks = [
             loops.spawn("faas-pool-upkeep", self._every(TICK, self._tick)),
             loops.spawn("faas-rounds", self._every(HEARTBEAT_INTERVAL, self._round)),
+            loops.spawn("faas-changes", self._every(CHANGES_INTERVAL, self._follow_changes)),
             loops.spawn("faas-engine-events", self._watch_events()),
         ]
 
@@ -188,17 +197,30 @@ class Maintenance:
     async def _round(self) -> None:
         self._rounds += 1
         await self.heartbeat.beat()
-        await self._pick_up_changes()
+        self._recorded = None  # say it again: the record expires with the heartbeat
         if self._rounds % RECONCILE_EVERY == 0:
             await self.reconcile()
 
-    async def _pick_up_changes(self) -> None:
-        """Functions deployed, changed or removed through other gateways."""
-        for record in await self._changed():
+    async def _follow_changes(self) -> None:
+        """Apply what changed in the registry, then say which revision this gateway serves."""
+        revision = await self._pick_up_changes()
+        if self._record_applied is None or revision is None or revision == self._recorded:
+            return
+        await self._record_applied(revision)
+        self._recorded = revision
+
+    async def _pick_up_changes(self) -> int | None:
+        """Functions deployed, changed or removed through other gateways; returns the registry
+        revision now applied (read before anything awaits: later changes are not applied)."""
+        changed = await self._changed()
+        revision = self._revision()
+        removed = self._removed()
+        for record in changed:
             self._sync(record)
-        for name in self._removed():
+        for name in removed:
             if self._forget is not None:
                 await self._forget(name)
+        return revision
 
     # -- orphans --------------------------------------------------------------------------
 

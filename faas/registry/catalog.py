@@ -20,6 +20,11 @@ class Catalog:
         self._changed: set[str] = set()  # not yet returned by `refresh`
         self._removed: set[str] = set()  # not yet returned by `take_removed`
 
+    @property
+    def revision(self) -> int | None:
+        """The registry revision this view has caught up with (None: not yet)."""
+        return self._revision
+
     async def get(self, name: str) -> FunctionRecord:
         record = self._records.get(name)
         if record is None:

@@ -28,6 +28,7 @@ from faas.registry.redis_errors import translated
 
 LOG_ARCHIVE_LINES = 5000  # per function, from containers already removed
 RECONNECT_RETRIES = 2
+_ARCHIVE_BATCH = 256  # lines read at once when paging the archive
 
 # KEYS: revision, functions, changes. ARGV: name, record JSON. Returns the new revision.
 _PUT = """
@@ -155,6 +156,13 @@ class Registry:
 
     async def put(self, spec: FunctionSpec, image: str, code_hash: str) -> FunctionRecord:
         """Register or update; the creation time and a version counter carry over."""
+        record, _ = await self.put_at(spec, image, code_hash)
+        return record
+
+    async def put_at(
+        self, spec: FunctionSpec, image: str, code_hash: str
+    ) -> tuple[FunctionRecord, int]:
+        """`put`, and the registry revision it made (what other gateways must apply)."""
         now = time.time()
         previous = await self.get(spec.name)
         record = FunctionRecord(
@@ -167,8 +175,8 @@ class Registry:
         )
         await self.bindings.grant(spec)  # before the record: no record without its Redis user
         async with translated("store function"):
-            await self._put(_FEED_KEYS, [spec.name, json.dumps(record.to_json())])
-        return record
+            revision = await self._put(_FEED_KEYS, [spec.name, json.dumps(record.to_json())])
+        return record, int(revision)
 
     async def get(self, name: str) -> FunctionRecord | None:
         async with translated("read function"):
@@ -234,7 +242,22 @@ class Registry:
 
     async def forget_gateway(self, gateway_id: str) -> None:
         async with translated("clear heartbeat"):
-            await self._redis.delete(keys.gateway_heartbeat(gateway_id))
+            await self._redis.delete(
+                keys.gateway_heartbeat(gateway_id), keys.gateway_applied(gateway_id)
+            )
+
+    async def record_applied(self, gateway_id: str, revision: int, ttl: float) -> None:
+        """Say that this gateway serves the registry as of `revision`."""
+        async with translated("record the applied revision"):
+            await self._redis.set(keys.gateway_applied(gateway_id), revision, px=int(ttl * 1000))
+
+    async def applied(self, gateway_ids: list[str]) -> list[int | None]:
+        """The revision each gateway has applied (None: it has not said)."""
+        if not gateway_ids:
+            return []
+        async with translated("read applied revisions"):
+            raw = await self._redis.mget([keys.gateway_applied(g) for g in gateway_ids])
+        return [None if value is None else int(value) for value in raw]
 
     # -- logs of removed containers -------------------------------------------------------
 
@@ -249,8 +272,27 @@ class Registry:
             pipe.ltrim(key, -LOG_ARCHIVE_LINES, -1)
             await pipe.execute()
 
-    async def archived_logs(self, name: str, tail: int | None = None) -> list[str]:
-        start = -tail if tail else 0
+    async def archived_page(
+        self, name: str, before: str | None, limit: int, max_bytes: int
+    ) -> tuple[list[str], bool]:
+        """The newest archived lines that sort before `before` (a log line's timestamp), at
+        most `limit` lines and `max_bytes` characters, read from the end in batches (the
+        archive is never read whole); and whether older lines were left out."""
+        key = keys.function_logs(name)
+        newest_first: list[str] = []
+        size = 0
+        end = -1
         async with translated("read logs"):
-            raw = await self._redis.lrange(keys.function_logs(name), start, -1)
-        return [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in raw]
+            while True:
+                raw = await self._redis.lrange(key, end - _ARCHIVE_BATCH + 1, end)
+                for item in reversed(raw):
+                    line = item.decode("utf-8", "replace") if isinstance(item, bytes) else item
+                    if before is not None and line >= before:
+                        continue
+                    if len(newest_first) >= limit or size + len(line) > max_bytes:
+                        return newest_first[::-1], True
+                    newest_first.append(line)
+                    size += len(line)
+                if len(raw) < _ARCHIVE_BATCH:
+                    return newest_first[::-1], False
+                end -= _ARCHIVE_BATCH

@@ -19,6 +19,8 @@ import json
 import os
 import sys
 
+from .confine import drop_privileges
+
 TYPE_CHECKING = False  # avoids importing typing at runtime; mypy treats the name as True
 if TYPE_CHECKING:
     from typing import Any
@@ -116,6 +118,7 @@ def prepare_load(function_dir: str, body: bytes) -> tuple[str, str, int]:
     name, spec, concurrency, env, files = parse_load(body)
     install_files(function_dir, files)
     os.chdir(function_dir)  # as a function image's WORKDIR
+    drop_privileges()  # the code is written: from here on it is read-only to the process
     importlib.invalidate_caches()  # path finders may have cached the directory as empty
     os.environ.update(env)  # before the import: module-level code reads its settings
     os.environ.update(FAAS_FUNCTION_NAME=name, FAAS_HANDLER=spec, FAAS_CONCURRENCY=str(concurrency))

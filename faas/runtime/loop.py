@@ -77,6 +77,7 @@ class Loop:
         self.max_header = max_header
         self._selector = selectors.DefaultSelector()
         self._listener: socket.socket | None = None
+        self._listening = False
         self._conns: set[Conn] = set()
         self._stopping = False
         self._wake_r, self._wake_w = socket.socketpair()
@@ -101,20 +102,35 @@ class Loop:
 
     # Lifecycle
 
-    def bind(self) -> None:
-        """Create the listening socket; from here on connections are queued by the kernel."""
+    def bind(self, listen: bool = True) -> None:
+        """Create the listening socket; from here on connections are queued by the kernel.
+        With `listen` False the socket (file) exists but refuses connections until `listen()`.
+        """
         if self.socket_path is not None:
             _unlink(self.socket_path)  # left over by a previous container
             listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            listener.bind(self.socket_path)
-            os.chmod(self.socket_path, 0o666)  # the gateway may run as another user
+            # 0666 from the start (the gateway may run as another user): a chmod after bind
+            # could find the folder already closed by the gateway (faas.runtime.confine).
+            previous = os.umask(0o111)
+            try:
+                listener.bind(self.socket_path)
+            finally:
+                os.umask(previous)
         else:
             listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind((self.host, self.port or 0))
-        listener.listen(socket.SOMAXCONN)
         listener.setblocking(False)
         self._listener = listener
+        if listen:
+            self.listen()
+
+    def listen(self) -> None:
+        """Start accepting connections on the bound socket (idempotent)."""
+        assert self._listener is not None
+        if not self._listening:
+            self._listener.listen(socket.SOMAXCONN)
+            self._listening = True
 
     @property
     def address(self) -> str | tuple[str, int]:
@@ -130,6 +146,7 @@ class Loop:
         """Bind (if not yet) and serve on a daemon thread; returns once connections queue."""
         if self._listener is None:
             self.bind()
+        self.listen()
         self._thread = threading.Thread(target=self.serve_forever, name="faas-runtime", daemon=True)
         self._thread.start()
         return self._thread
@@ -147,6 +164,7 @@ class Loop:
     def serve_forever(self) -> None:
         if self._listener is None:
             self.bind()
+        self.listen()
         assert self._listener is not None
         self._selector.register(self._listener, selectors.EVENT_READ, _ACCEPT)
         self._selector.register(self._wake_r, selectors.EVENT_READ, _WAKE)

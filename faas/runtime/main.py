@@ -18,7 +18,14 @@ import os
 import sys
 
 from .codec import DEFAULT_MAX_BODY
-from .loading import HandlerLoadError, load_handler, report_init_error
+from .confine import sealing_requested, wait_sealed
+from .loading import (
+    EXIT_INIT_ERROR,
+    INIT_ERROR,
+    HandlerLoadError,
+    load_handler,
+    report_init_error,
+)
 from .logs import install_log_tagging
 from .server import DEFAULT_FUNCTION_DIR, Server
 
@@ -38,18 +45,12 @@ def main(argv: list[str] | None = None) -> None:
     """Run the runtime: `[HANDLER]` (default $FAAS_HANDLER or handler.handle)."""
     args = sys.argv[1:] if argv is None else argv
     install_log_tagging()
-    _setup_path()
     spec = args[0] if args else os.environ.get("FAAS_HANDLER") or DEFAULT_HANDLER
     generic = os.environ.get("FAAS_GENERIC") == "1"
-    try:
-        handler = None if generic else load_handler(spec)
-    except HandlerLoadError as err:
-        report_init_error(err)
-        sys.exit(err.exit_status)
     socket_path = os.environ.get("FAAS_SOCKET") or None
     port = None if socket_path else env_int("FAAS_PORT", DEFAULT_PORT, 0)
     server = Server(
-        handler,
+        None,
         socket_path=socket_path,
         port=port,
         function_name=os.environ.get("FAAS_FUNCTION_NAME") or "function",
@@ -57,7 +58,20 @@ def main(argv: list[str] | None = None) -> None:
         max_body=env_int("FAAS_MAX_BODY", DEFAULT_MAX_BODY, 0),
         function_dir=os.environ.get("FAAS_FUNCTION_DIR") or DEFAULT_FUNCTION_DIR,
     )
-    server.bind()
+    # The socket exists (refusing connections) before any of the function's code runs, so the
+    # gateway can close its folder first (faas.runtime.confine).
+    server.bind(listen=False)
+    if socket_path and sealing_requested() and not wait_sealed(os.path.dirname(socket_path)):
+        message = "the gateway did not close the socket folder in time"
+        report_init_error(HandlerLoadError(INIT_ERROR, message))
+        sys.exit(EXIT_INIT_ERROR)
+    _setup_path()
+    try:
+        server.handler = None if generic else load_handler(spec)
+    except HandlerLoadError as err:
+        report_init_error(err)
+        sys.exit(err.exit_status)
+    server.listen()
     import signal
 
     for signum in (signal.SIGTERM, signal.SIGINT):  # docker stop, ^C: finish the step, exit

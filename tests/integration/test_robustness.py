@@ -56,6 +56,42 @@ def test_registration_refuses_bad_manifests_and_images(gateway: Gateway, build: 
     assert _error(gateway.http.post("/system/functions", content=huge)).startswith("timeout: ")
 
 
+def test_registration_refuses_what_could_never_start_or_run(
+    make_gateway: Callable[..., Gateway], build: Build
+) -> None:
+    gateway = make_gateway(FAAS_MEMORY_BUDGET="256Mi")
+    manifest, built = build(ECHO)
+
+    def register(**overrides: object) -> str:
+        payload = {"manifest": {**manifest, **overrides}, "image": built.tag}
+        return _error(gateway.http.post("/system/functions", json=payload))
+
+    # Within the host but beyond the budget: every call would be a 503, async retried for hours.
+    assert register(memory="512Mi").startswith("memory: ")
+    assert "FAAS_MEMORY_BUDGET" in register(memory="512Mi")
+    for key in ("timeout", "keep_alive"):
+        for value in ("nan", "inf", "-inf", "1e999s", "NaNs"):
+            assert register(**{key: value}).startswith(f"{key}: "), (key, value)
+    for value in ("nan", "inf", "1e999Mi"):
+        assert register(memory=value).startswith("memory: "), value
+    assert "Traceback" not in gateway.log.read_text()
+
+
+@pytest.mark.parametrize("name", ["ec%0Aho", "ec%00ho", "echo%0A", "%1B%5B31m", "e%09cho"])
+def test_names_with_control_characters_in_paths_are_refused(gateway: Gateway, name: str) -> None:
+    for method, path in (
+        ("GET", f"/system/function/{name}"),
+        ("DELETE", f"/system/function/{name}"),
+        ("GET", f"/system/logs/{name}"),
+        ("POST", f"/function/{name}"),
+        ("POST", f"/async-function/{name}"),
+    ):
+        answer = gateway.http.request(method, path)
+        assert answer.status_code in (400, 404), (method, path, answer.text)
+        assert "error" in answer.json()
+    assert "Traceback" not in gateway.log.read_text()
+
+
 def test_deeply_nested_json_is_a_bad_request(gateway: Gateway, register: Register) -> None:
     register(gateway, ECHO)
     nested = b"[" * 100_000 + b"]" * 100_000
@@ -66,7 +102,12 @@ def test_deeply_nested_json_is_a_bad_request(gateway: Gateway, register: Registe
 
 @pytest.mark.parametrize(
     "query",
-    ["tail=-1", "tail=" + "9" * 25, "tail=²", "since=nan", "since=inf", "since=1e300", "since=-5"],
+    [
+        *("tail=-1", "tail=" + "9" * 25, "tail=²"),
+        *("since=nan", "since=inf", "since=1e300", "since=-5"),
+        *("before=nan", "before=-inf", "before=0", "before=1e300", "before=yesterday"),
+        "before=2026-13-45T99:99:99.000000000Z",
+    ],
 )
 def test_log_queries_out_of_range(gateway: Gateway, register: Register, query: str) -> None:
     register(gateway, ECHO)

@@ -23,7 +23,7 @@ import pytest
 from faas import keys
 from faas.build.code_bundle import files_from_tar, load_request
 from faas.contracts.base import CallRequest
-from faas.contracts.native import SOCKET_NAME, NativeEndpoint, unix_placement
+from faas.contracts.native import SOCKET_NAME, NativeEndpoint, seal_when_bound, unix_placement
 from faas.contracts.transport import Address, probe
 from faas.engines.base import ContainerConfig, ContainerEvent
 from faas.engines.fake import FakeEngine
@@ -88,7 +88,9 @@ async def launch(
 
 
 async def until_ready(engine: FakeEngine, launched: Launched) -> None:
+    socket_dir = Path(str(launched.endpoint.address.path)).parent
     while not await probe(launched.endpoint.address):
+        seal_when_bound(socket_dir)  # as the native contract's readiness check does
         assert (await engine.state(launched.id)).running, await engine.logs(launched.id)
         await asyncio.sleep(0.002)
 

@@ -172,8 +172,12 @@ def test_the_system_api_lists_logs_and_removes_functions(stack: Stack) -> None:
             assert [f["name"] for f in listed] == ["echo"]
             assert listed[0]["url"] == "http://gateway/function/echo"
             assert (await gw.call("echo", "/print")).text == "printed"
-            logs = (await gw.http.get("/system/logs/echo?tail=5")).json()
-            assert any("line from the handler" in line for line in logs["lines"]), logs
+
+            async def handler_line_logged() -> bool:  # the log is written after the answer
+                logs = (await gw.http.get("/system/logs/echo?tail=5")).json()
+                return any("line from the handler" in line for line in logs["lines"])
+
+            await until(handler_line_logged, what="the handler's line in /system/logs")
             [container] = await gw.container_ids("echo")
 
             removed = await gw.http.delete("/system/function/echo")

@@ -175,3 +175,38 @@ def test_the_stack_id_outlives_a_redis_that_lost_its_data(tmp_path: Path) -> Non
         assert later.stack_id() == "5eed5eed"
 
     asyncio.run(scenario())
+
+
+def test_the_applied_revision_is_recorded_after_the_changes_up_to_it_are_applied() -> None:
+    async def scenario() -> None:
+        heartbeat = Heartbeat(FakeGateways(set()), "me")
+        revision = {"now": 7}
+        synced: list[str] = []
+        recorded: list[tuple[int, list[str]]] = []
+        record = FunctionRecord(parse_manifest({"name": "fn"}), "img:1", "h", 0.0, 0.0)
+
+        async def changed() -> list[FunctionRecord]:
+            return [record] if revision["now"] == 7 else []
+
+        async def record_applied(seen: int) -> None:
+            recorded.append((seen, list(synced)))  # what had been applied when it was said
+
+        maintenance = Maintenance(
+            heartbeat,
+            FakeEngine([], []),
+            FakePool(set()),
+            changed,
+            lambda r: synced.append(r.name),
+            revision=lambda: revision["now"],
+            record_applied=record_applied,
+        )
+        await maintenance.start()
+        assert recorded == [(7, ["fn"])]
+        await maintenance._follow_changes()  # nothing new: not said again
+        assert len(recorded) == 1
+        revision["now"] = 8
+        await maintenance._follow_changes()
+        assert recorded[-1][0] == 8
+        await maintenance.stop()
+
+    asyncio.run(scenario())

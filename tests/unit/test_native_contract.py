@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,12 +16,19 @@ from faas.contracts.native import (
     NativeContract,
     NativeEndpoint,
     encode_call,
+    seal_when_bound,
     tcp_placement,
 )
 from faas.contracts.transport import Address, ConnectFailed, ConnectionLost, DeliveryFailed
 from faas.errors import ConfigError
 from faas.manifest.spec import parse_manifest
-from faas.pool.hardening import function_container
+from faas.pool.hardening import (
+    FUNCTION_DIR,
+    FUNCTION_UID,
+    Shape,
+    function_container,
+    generic_container,
+)
 from faas.settings import Settings
 
 
@@ -27,12 +37,32 @@ def contract(tmp_path: Path, transport: str = "unix") -> NativeContract:
 
 
 def test_unix_placement_binds_a_private_socket_folder(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)  # as a home folder often is
     placement = contract(tmp_path).place("abc123", wants_network=False)
     assert placement.network is None and not placement.over_network
     assert placement.host_dir == tmp_path / "abc123"
     assert placement.host_dir.stat().st_mode & 0o777 == 0o777  # the function's uid binds here
+    assert tmp_path.stat().st_mode & 0o777 == 0o700  # no other local user gets through
     assert dict(placement.binds) == {str(tmp_path / "abc123"): "/run/faas"}
-    assert dict(placement.environment) == {"FAAS_SOCKET": f"/run/faas/{SOCKET_NAME}"}
+    assert dict(placement.environment) == {
+        "FAAS_SOCKET": f"/run/faas/{SOCKET_NAME}",
+        "FAAS_SOCKET_SEALED": "1",
+    }
+
+
+def test_the_socket_folder_is_sealed_once_the_socket_exists_and_reopened_to_release(
+    tmp_path: Path,
+) -> None:
+    native = contract(tmp_path)
+    placement = native.place("abc123", wants_network=False)
+    assert placement.host_dir is not None
+    seal_when_bound(placement.host_dir)
+    assert placement.host_dir.stat().st_mode & 0o777 == 0o777  # no socket yet: still open
+    (placement.host_dir / SOCKET_NAME).touch()
+    seal_when_bound(placement.host_dir)
+    assert placement.host_dir.stat().st_mode & 0o777 == 0o500
+    native.release(placement)
+    assert not placement.host_dir.exists()
 
 
 def test_unix_placement_joins_the_network_only_when_the_function_wants_it(
@@ -140,3 +170,54 @@ def test_an_endpoint_that_nothing_listens_on_fails_to_connect(tmp_path: Path) ->
             await endpoint.call(request, "call-1", 1.0)
 
     asyncio.run(scenario())
+
+
+def test_generic_containers_start_as_root_only_to_become_the_functions_user(
+    tmp_path: Path,
+) -> None:
+    placement = contract(tmp_path).place("abc123", wants_network=False)
+    shape = Shape(memory=64 * 2**20, cpus=0.5, network=False)
+    cfg = generic_container(
+        shape, "faas/runtime:1", container_name="g", gateway_id="g1", placement=placement
+    )
+    assert (cfg.user, cfg.cap_drop, cfg.cap_add) == ("0:0", ("ALL",), ("SETUID", "SETGID"))
+    assert "no-new-privileges" in cfg.security_opt and cfg.read_only
+    assert cfg.environment["FAAS_RUN_AS"] == FUNCTION_UID
+    assert "mode=0755" in cfg.tmpfs[str(FUNCTION_DIR)]  # root's: the function cannot write
+    spec = parse_manifest({"name": "echo"})
+    own = function_container(spec, "faas/echo:1", container_name="f", gateway_id="g1",
+                             placement=placement)  # fmt: skip
+    assert (own.user, own.cap_add) == (FUNCTION_UID, ()) and "FAAS_RUN_AS" not in own.environment
+
+
+def test_dropping_privileges_is_for_good(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only root can change its user")
+    owned = tmp_path / "code.py"
+    owned.write_text("x = 1\n")
+    program = (
+        "import os\n"
+        "from faas.runtime.confine import drop_privileges\n"
+        "drop_privileges()\n"
+        "print(os.getresuid(), os.getresgid(), os.getgroups())\n"
+        "for attempt in (lambda: os.setuid(0), lambda: open(os.environ['OWNED'], 'a'),"
+        " lambda: os.chmod(os.environ['OWNED'], 0o666)):\n"
+        "    try:\n"
+        "        attempt()\n"
+        "        print('allowed')\n"
+        "    except PermissionError:\n"
+        "        print('refused')\n"
+    )
+    env = {**os.environ, "FAAS_RUN_AS": "65534:65534", "OWNED": str(owned)}
+    tmp_path.chmod(0o755)
+    done = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n") == [
+        "(65534, 65534, 65534) (65534, 65534, 65534) []",
+        "refused",
+        "refused",
+        "refused",
+        "",
+    ]

@@ -880,7 +880,52 @@ def test_init_failures_exit_with_a_stable_code(
     assert json.loads(lines[-1]) == expected
     if code != rt.HANDLER_NOT_FOUND:
         assert "Traceback (most recent call last):" in proc.stderr
-    assert not socket_path.exists()  # never bound: the gateway must not think it ready
+    with socket.socket(socket.AF_UNIX) as client, pytest.raises(ConnectionRefusedError):
+        client.connect(str(socket_path))  # never listened: the gateway must not think it ready
+
+
+@pytest.mark.parametrize("runtime_process", ["host"], indirect=True)
+def test_no_function_code_runs_before_the_gateway_seals_the_socket_folder(
+    runtime_process: list[str], sock_dir: Path, tmp_path: Path
+) -> None:
+    """The socket exists, refusing connections, while the folder is writable; the handler's
+    module is imported (here: writes a marker) only once the folder has no write bit."""
+    marker = tmp_path / "imported"
+    (tmp_path / "handler.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\ndef handle(event, context):\n    return 'ok'\n"
+    )
+    socket_path = sock_dir / "s.sock"
+    env = run_env(tmp_path, FAAS_SOCKET=str(socket_path), FAAS_SOCKET_SEALED="1")
+    with subprocess.Popen(runtime_process, env=env, stderr=subprocess.PIPE) as proc:
+        try:
+            assert wait_for(socket_path.exists, 20)
+            with socket.socket(socket.AF_UNIX) as client, pytest.raises(ConnectionRefusedError):
+                client.connect(str(socket_path))
+            assert not marker.exists()
+            sock_dir.chmod(0o500)  # what the gateway does once the socket exists
+            assert wait_for(lambda: connects(socket_path), 20)
+            assert marker.exists()
+        finally:
+            sock_dir.chmod(0o700)
+            proc.terminate()
+
+
+def connects(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX) as client:
+        try:
+            client.connect(str(path))
+        except OSError:
+            return False
+        return True
+
+
+def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_process_serves_tcp_tags_logs_and_exits_on_sigterm(

@@ -211,6 +211,7 @@ class DockerBackend:
                 read_only=cfg.read_only,
                 tmpfs=dict(cfg.tmpfs) or None,
                 cap_drop=list(cfg.cap_drop) or None,
+                cap_add=list(cfg.cap_add) or None,
                 security_opt=list(cfg.security_opt),
                 network_mode=cfg.network or "none",
                 port_bindings={port: list(hosts) for port, hosts in cfg.ports.items()} or None,
@@ -359,8 +360,10 @@ class DockerBackend:
         follow: bool = False,
         timestamps: bool = False,
         since: float | None = None,
+        until: float | None = None,
     ) -> Iterator[bytes]:
-        """The container's output; with `follow`, until it stops. Gone container: nothing."""
+        """The container's output, one chunk per entry as it is read (never all at once);
+        with `follow`, until it stops. Gone container: nothing."""
         try:
             with _translated("read logs"):
                 if follow:
@@ -373,11 +376,14 @@ class DockerBackend:
                         since=since,
                     )
                 else:
-                    yield self._api.logs(
+                    yield from self._api.logs(
                         container_id,
+                        stream=True,
+                        follow=False,  # docker-py's default follows a stream
                         tail=tail if tail is not None else "all",
                         timestamps=timestamps,
                         since=since,
+                        until=until,
                     )
         except DockerError as exc:
             if _not_found(exc):

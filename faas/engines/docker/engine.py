@@ -15,6 +15,7 @@ from faas.engines.base import (
     ContainerEvent,
     ContainerState,
     ManagedContainer,
+    newest_within,
 )
 from faas.engines.docker.backend import DockerBackend
 
@@ -75,10 +76,14 @@ class DockerEngine:
         tail: int | None = None,
         since: float | None = None,
         timestamps: bool = False,
+        until: float | None = None,
+        max_bytes: int | None = None,
     ) -> bytes:
         def read() -> bytes:
-            chunks = self._backend.logs(container_id, tail=tail, since=since, timestamps=timestamps)
-            return b"".join(chunks)
+            chunks = self._backend.logs(
+                container_id, tail=tail, since=since, timestamps=timestamps, until=until
+            )
+            return newest_within(chunks, max_bytes)
 
         return await self._run(read)
 
