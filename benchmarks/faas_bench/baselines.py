@@ -27,7 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faas import keys
-from faas.contracts.native import SOCKET_NAME, TCP_PORT, tcp_placement, unix_placement
+from faas.contracts.native import (
+    SOCKET_NAME,
+    TCP_PORT,
+    seal_when_bound,
+    tcp_placement,
+    unix_placement,
+)
 from faas.contracts.transport import Address
 from faas.engines.base import ContainerConfig
 from faas.engines.docker import DockerBackend
@@ -192,6 +198,8 @@ class Baselines:
             with self._lock:
                 self._live.discard(container_id)
             if socket_dir is not None:
+                with contextlib.suppress(OSError):
+                    socket_dir.chmod(0o700)  # sealed once ready: reopened to remove it
                 shutil.rmtree(socket_dir, ignore_errors=True)
         return (time.perf_counter() - t0) * 1e3
 
@@ -199,7 +207,14 @@ class Baselines:
         ready = _accepts if mode != BRIDGE else _answers
         deadline = time.monotonic() + READY_TIMEOUT
         checks = 0
-        while not ready(address):
+        # As the gateway does: seal the socket's folder once the socket exists, which the
+        # runtime waits for before it loads any code (faas.runtime.confine).
+        folder = Path(address.path).parent if mode == UNIX and address.path else None
+        while True:
+            if folder is not None:
+                seal_when_bound(folder)
+            if ready(address):
+                return
             checks += 1
             if checks % 50 == 0 and not self.backend.state(container_id).running:
                 raise BaselineError(f"bare container of {self.spec.name} exited before answering")
@@ -265,6 +280,8 @@ class Baselines:
         self._remove_many(made)
         for _, _, socket_dir in configs:
             if socket_dir is not None:
+                with contextlib.suppress(OSError):
+                    socket_dir.chmod(0o700)  # sealed once ready: reopened to remove it
                 shutil.rmtree(socket_dir, ignore_errors=True)
         if errors:
             raise BaselineError(f"bare burst of {n}: {errors[0]}") from errors[0]
