@@ -79,6 +79,10 @@ def load_handler(spec: str) -> Handler:
         kind = type(handler).__name__
         message = f"Handler '{attr}' on module '{module_name}' is not callable (it is a {kind})"
         raise HandlerLoadError(HANDLER_NOT_FOUND, message)
+    if os.environ.get("FAAS_LANG") == "python3-http":  # OpenFaaS's template (faas.yaml `lang`)
+        from .openfaas_http import adapt
+
+        return adapt(handler)
     return handler  # type: ignore[no-any-return]
 
 
