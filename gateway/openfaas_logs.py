@@ -2,7 +2,7 @@
 
 One JSON object per line (application/x-ndjson), faas-provider's `logs.Message`:
     {"name", "namespace", "instance", "timestamp" (RFC 3339), "text"}
-Lines of containers already removed come first (instance ""), then each current container's.
+Lines of containers already removed (instance "") and of the current ones, in time order.
 `follow=true` (what `faas-cli logs` sends by default) keeps the response open and sends new
 lines, also of containers started meanwhile, once a second, for at most FOLLOW_LIMIT seconds.
 """
@@ -41,7 +41,8 @@ async def function_logs_ndjson(request: Request, name: str) -> Response:
     archived: list[Line] = []
     if since is None:
         archived = [("", line) for line in await state.registry.archived_logs(name, tail)]
-    lines = archived + await _live(state.invoker, state.lifecycle, name, since)
+    live = await _live(state.invoker, state.lifecycle, name, since)
+    lines = sorted(archived + live, key=lambda pair: pair[1])  # by the engine's timestamp
     if tail:
         lines = lines[-tail:]
     first = [_message(name, instance, line) for instance, line in lines]

@@ -69,6 +69,7 @@ def add_openfaas(document: dict[str, Any], faas_registration: dict[str, Any]) ->
     either = {"oneOf": [faas_registration, FUNCTION_DEPLOYMENT]}
     post = {**functions["post"], "requestBody": _body(either)}
     post["summary"] = "Register or update a function: faas's shape or OpenFaaS's"
+    post["responses"] = {**post["responses"], "202": _json("registered (OpenFaaS's shape)")}
     functions["post"] = post
     functions["put"] = {
         **post,

@@ -3,8 +3,9 @@
     GET    /system/functions            faas's records, each with OpenFaaS's FunctionStatus
                                         fields added (one list serves both CLIs: no key is
                                         shared but `name` and `image`, which mean the same)
-    POST   /system/functions            OpenFaaS's FunctionDeployment (has `service`) or faas's
-    PUT    /system/functions              {manifest, image}; PUT of an unknown function: 404
+    POST   /system/functions            OpenFaaS's FunctionDeployment (has `service`): 202 new,
+    PUT    /system/functions              200 updated; PUT of an unknown function: 404. Or
+                                          faas's {manifest, image}: 201 new, 200 updated
     DELETE /system/functions            {"functionName": NAME}
     GET    /system/function/{name}      one function, the same merged shape
     POST   /system/scale-function/{name}  {"serviceName" | "service", "replicas"}: scale.min
@@ -100,7 +101,8 @@ async def deploy(request: Request) -> Response:
     state.catalog.put(record)
     if spec.lang != IMAGE:
         state.invoker.sync(record)
-    return JSONResponse(merged(request, record), 200 if current else 201)
+    # 202 for a new function, as OpenFaaS's providers answer: faas-cli deploy takes only 200/202.
+    return JSONResponse(merged(request, record), 200 if current else 202)
 
 
 async def delete(request: Request) -> Response:

@@ -51,7 +51,7 @@ def test_deploy_list_describe_call_and_remove_as_faas_cli_does(stack: Stack) -> 
             # faas-cli tries PUT first (an update) and POSTs when the function is unknown.
             assert (await deploy(gw, "PUT")).status_code == 404
             created = await deploy(gw, envVars={"MODE": "fast"}, secrets=[])
-            assert created.status_code == 201, created.text
+            assert created.status_code == 202, created.text
             assert (await deploy(gw, "PUT")).status_code == 200
 
             listed = (await gw.http.get("/system/functions")).json()
@@ -139,10 +139,11 @@ def test_scale_labels_and_scale_function(stack: Stack) -> None:
     async def scenario() -> None:
         async with stack.gateway() as gw:
             labels = {"com.openfaas.scale.min": "1", "com.openfaas.scale.max": "4"}
-            assert (await deploy(gw, labels=labels)).status_code == 201
+            assert (await deploy(gw, labels=labels)).status_code == 202
             config = (await gw.describe("hello"))["config"]
             assert config["scale"] == {"min": 1, "max": 4}
             await gw.until_counts("hello", {"ready": 1})
+            (first,) = await gw.container_ids("hello")
             # faas-cli scale sends serviceName; OpenFaaS's docs show service: both are taken.
             for body in (
                 {"serviceName": "hello", "replicas": 2},
@@ -152,6 +153,7 @@ def test_scale_labels_and_scale_function(stack: Stack) -> None:
                 assert scaled.status_code == 202, scaled.text
             assert (await gw.describe("hello"))["config"]["scale"] == {"min": 2, "max": 4}
             await gw.until_counts("hello", {"ready": 2})
+            assert first in await gw.container_ids("hello")  # scaling keeps warm containers
             big = await gw.http.post(
                 "/system/scale-function/hello.openfaas-fn",
                 json={"serviceName": "hello", "replicas": 6},
@@ -199,7 +201,7 @@ def test_image_functions_are_recorded_and_answer_501(stack: Stack) -> None:
         async with stack.gateway() as gw:
             labels = {"com.openfaas.scale.min": "2"}
             created = await deploy(gw, service="alpine", image=FOREIGN, labels=labels)
-            assert created.status_code == 201, created.text
+            assert created.status_code == 202, created.text
             assert created.json()["config"]["lang"] == "image"
             assert created.json()["config"]["scale"]["min"] == 0  # nothing could start it
             for path in ("/function/alpine", "/async-function/alpine"):
@@ -223,7 +225,7 @@ def test_info_namespaces_and_metrics_names(stack: Stack) -> None:
             assert info["provider"]["orchestration"] == "docker"
             assert info["version"]["release"] and info["arch"]
             assert (await gw.http.get("/system/namespaces")).json() == ["openfaas-fn"]
-            assert (await deploy(gw)).status_code == 201
+            assert (await deploy(gw)).status_code == 202
             assert (await gw.http.get("/function/hello")).status_code == 200
             text = (await gw.http.get("/metrics")).text
             assert 'gateway_function_invocation_total{code="200",function_name="hello"} 1.0' in text
@@ -239,7 +241,7 @@ def test_logs_as_ndjson_in_openfaas_message_shape(stack: Stack) -> None:
 
     async def scenario() -> None:
         async with stack.gateway() as gw:
-            assert (await deploy(gw)).status_code == 201
+            assert (await deploy(gw)).status_code == 202
             assert (await gw.http.post("/function/hello/first")).status_code == 200
 
             async def lines() -> list[dict[str, Any]]:
