@@ -41,16 +41,19 @@ class OpenFaasCalls:
         if not scope["path"].startswith(CALL_PREFIXES):
             await self.app(scope, receive, send)
             return
-        start = str(time.time_ns()).encode()
-        headers = [(k, v) for k, v in scope["headers"] if k != START_HEADER]
-        headers.append((START_HEADER, start))
+        start = b"%d" % time.time_ns()
+        headers = scope["headers"]
+        if isinstance(headers, list):  # the server's own, made for this request: no copy
+            headers.append((START_HEADER, start))
+        else:
+            scope = {**scope, "headers": [*headers, (START_HEADER, start)]}
 
         async def send_with_start(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message["headers"], (START_HEADER, start)]}
+                message["headers"] = [*message.get("headers", ()), (START_HEADER, start)]
             await send(message)
 
-        await self.app({**scope, "headers": headers}, receive, send_with_start)
+        await self.app(scope, receive, send_with_start)
 
 
 def _without_namespace(scope: Scope) -> Scope:

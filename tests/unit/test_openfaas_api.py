@@ -282,3 +282,28 @@ def test_suffix_is_no_way_around_an_api_key(stack: Stack) -> None:
             assert (await gw.http.post("/function/echo.other-ns")).status_code == 404
 
     run(scenario)
+
+
+def test_python3_http_runs_on_a_generic_spare_too(stack: Stack, tmp_path: Path) -> None:
+    """Without requirements a python3-http function may be served by a pre-started generic
+    runtime: the code arrives with its first call, and the adapter must still apply."""
+    folder = tmp_path / "hello-http"
+    folder.mkdir()
+    (folder / "handler.py").write_text((HTTP_FIXTURE / "handler.py").read_text())
+    (folder / "faas.yaml").write_text("name: hello-http\nlang: python3-http\n")
+
+    async def scenario() -> None:
+        async with stack.gateway(generic_pool=1) as gw:
+            await gw.register(folder)
+            await until(lambda: _spares(gw), what="a spare started after the deploy")
+            answer = await gw.call("hello-http", "/x?name=spare")
+            assert answer.status_code == 200, answer.text
+            assert answer.headers["x-faas-start"] == "prewarm"
+            assert answer.text.startswith("Hello, spare!")
+            assert answer.headers["content-type"].startswith("text/html")
+
+    run(scenario)
+
+
+async def _spares(gw: FakeGateway) -> int:
+    return int((await gw.describe("hello-http"))["generic"]["spares"])
