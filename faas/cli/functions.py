@@ -106,7 +106,12 @@ def describe(ctx: Context, name: str) -> None:
     click.echo(f"name:         {r['name']}")
     click.echo(f"url:          {r['url']}")
     click.echo(f"image:        {r['image']}")
-    click.echo(f"handler:      {cfg['handler']}")
+    lang = cfg.get("lang", "python")
+    click.echo(f"handler:      {cfg['handler']}" + ("" if lang == "python" else f"   lang: {lang}"))
+    for key in ("labels", "annotations"):
+        if cfg.get(key):
+            pairs = ", ".join(f"{k}={v}" for k, v in cfg[key].items())
+            click.echo(f"{key + ':':<13} {pairs}")
     click.echo(f"timeout:      {cfg['timeout']}   memory: {cfg['memory']}   cpus: {cfg['cpus']}")
     click.echo(
         f"scale:        min {cfg['scale']['min']}, max {cfg['scale']['max']}   "

@@ -88,6 +88,9 @@ def test_stack_yml_deploys_a_python3_http_function_that_answers(
     # scale.min 1: one container stays up.
     wait_until(lambda: status(gateway, "hello-http")["availableReplicas"] >= 1, 30)
 
+    shown = faas("describe", "hello-http", env=env).stdout
+    assert "lang: python3-http" in shown and "annotations:  topic=greetings" in shown, shown
+
     # A folder holding a stack.yml deploys it too; unchanged code is not rebuilt.
     again = faas("deploy", str(folder), env=env)
     assert again.returncode == 0 and "updated hello-http" in again.stdout, again.stderr
