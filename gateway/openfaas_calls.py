@@ -21,6 +21,7 @@ NAMED_PREFIXES = (
     b"/async-function/",
     b"/system/function/",
     b"/system/scale-function/",
+    b"/system/logs/",
 )
 CALL_PREFIXES = ("/function/", "/async-function/")
 START_HEADER = b"x-start-time"

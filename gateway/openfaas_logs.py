@@ -62,8 +62,8 @@ async def _follow_stream(
     since = time.time() - FOLLOW_EVERY
     while time.monotonic() < ends:
         await asyncio.sleep(FOLLOW_EVERY)
-        if state.invoker.pool(name) is None:
-            return  # removed
+        if state.invoker.pool(name) is None or await request.is_disconnected():
+            return  # removed, or nobody reads any more: stop asking the engine
         now = time.time()
         try:
             fresh = await _live(state.invoker, state.lifecycle, name, since)
