@@ -79,6 +79,7 @@ async def deploy(request: Request) -> Response:
     if not is_openfaas_deployment(payload):
         return await register_function(request)  # faas's own shape (its errors say so)
     state = request.state
+    check_namespace(payload.get("namespace"))
     name = validate_name(payload.get("service"), "service")
     image = image_reference(payload.get("image"))
     lifecycle: Lifecycle = state.lifecycle

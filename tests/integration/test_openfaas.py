@@ -295,3 +295,42 @@ def test_real_faas_cli_drives_faas(gateway: Gateway, http_image: str, tmp_path: 
     assert removed.returncode == 0, removed.stderr
     assert "hi" not in cli("list").stdout.split()
     wait_until(lambda: not run_containers({"faas.function": "hi"}), 30)
+
+    # faas-cli deploy -f: without OpenFaaS's templates here, --read-template=false.
+    stack = tmp_path / "stack.yml"
+    stack.write_text(
+        "version: 1.0\nprovider: {name: openfaas}\nfunctions:\n  from-stack:\n"
+        f"    lang: python3-http\n    handler: ./h\n    image: {http_image}\n"
+        "    annotations: {faas.lang: python3-http}\n"
+        "    labels: {com.openfaas.scale.max: '2'}\n"
+    )
+    from_stack = cli("deploy", "-f", str(stack), "--read-template=false")
+    assert from_stack.returncode == 0, from_stack.stdout + from_stack.stderr
+    assert gateway.http.get("/function/from-stack.openfaas-fn?name=y").text.startswith("Hello, y!")
+    assert status(gateway, "from-stack")["config"]["scale"]["max"] == 2
+    assert cli("remove", "-f", str(stack)).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("POST", "/system/functions", {"service": "x"}, "image"),
+        ("POST", "/system/functions", {"service": "x", "image": "no/such:1"}, "image"),
+        ("POST", "/system/functions", {"service": "", "image": "a:1"}, "service"),
+        (
+            "PUT",
+            "/system/functions",
+            {"service": "x", "image": "a:1", "namespace": "n"},
+            "namespace",
+        ),
+        ("DELETE", "/system/functions", {}, "functionName"),
+        ("DELETE", "/system/functions", {"functionName": 5}, "functionName"),
+        ("POST", "/system/scale-function/x", {"replicas": "2"}, "replicas"),
+    ],
+)
+def test_bad_bodies_are_4xx_naming_the_field(
+    gateway: Gateway, method: str, path: str, body: dict[str, Any], field: str
+) -> None:
+    response = gateway.http.request(method, path, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"].startswith(f"{field}: "), response.text
