@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,6 +31,23 @@ if TYPE_CHECKING:
 
 HTML = "text/html; charset=utf-8"
 OCTET_STREAM = "application/octet-stream"
+
+
+def package_spec(spec: str) -> str:
+    """`handler.handle` as `function.handler.handle` when the code sits in a folder named
+    `function` (faas's images: /opt/faas/function), as the template imports it: a handler's
+    relative imports (`from .lib import x`, `from function.lib import x`) then work too.
+    Unchanged elsewhere (the code folder has another name)."""
+    folder = os.getcwd()
+    module = spec.rpartition(".")[0]
+    if os.path.basename(folder) != "function":
+        return spec
+    if not os.path.isfile(os.path.join(folder, module.replace(".", "/") + ".py")):
+        return spec
+    parent = os.path.dirname(folder)
+    if parent not in sys.path:
+        sys.path.append(parent)  # last: never shadows the standard library or dependencies
+    return "function." + spec
 
 
 class OpenFaasEvent:

@@ -334,3 +334,33 @@ def test_bad_bodies_are_4xx_naming_the_field(
     response = gateway.http.request(method, path, json=body)
     assert response.status_code == 400, response.text
     assert response.json()["error"]["message"].startswith(f"{field}: "), response.text
+
+
+@pytest.mark.parametrize("spares", ["0", "1"])
+def test_a_multi_file_python3_http_function_imports_its_siblings(
+    make_gateway: Callable[..., Gateway], tmp_path: Path, base_image: str, spares: str
+) -> None:
+    """OpenFaaS's template imports `function.handler`: relative imports must work here too,
+    in the function's own image and in a generic runtime that loads the code on the call."""
+    gateway = make_gateway(FAAS_GENERIC_POOL=spares)
+    handler = tmp_path / "multi"
+    handler.mkdir()
+    (handler / "greeting.py").write_text("TEXT = 'sibling'\n")
+    (handler / "handler.py").write_text(
+        "from .greeting import TEXT\n"
+        "from function.greeting import TEXT as SAME\n\n"
+        "def handle(event, context):\n"
+        "    return {'statusCode': 200, 'body': TEXT + '/' + SAME}\n"
+    )
+    (tmp_path / "stack.yml").write_text(
+        "version: 1.0\nfunctions:\n  multi:\n    lang: python3-http-debian\n    handler: ./multi\n"
+    )
+    env = {**gateway.cli_env(), "FAAS_BASE_IMAGE": base_image}
+    deployed = faas("deploy", str(tmp_path), env=env)
+    assert deployed.returncode == 0, deployed.stderr + deployed.stdout
+    if spares == "1":
+        wait_until(lambda: status(gateway, "multi")["generic"]["spares"] == 1, 60, 0.05)
+    answer = gateway.http.post("/function/multi")
+    assert (answer.status_code, answer.text) == (200, "sibling/sibling"), answer.text
+    assert answer.headers["x-faas-start"] == ("prewarm" if spares == "1" else "cold")
+    assert faas("remove", "multi", env=env).returncode == 0

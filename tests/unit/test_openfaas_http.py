@@ -93,3 +93,20 @@ def test_loading_adapts_only_with_faas_lang(tmp_path: Any, monkeypatch: pytest.M
     monkeypatch.setenv("FAAS_LANG", "python3-http")
     adapted = loading.load_handler("oflang_handler.handle")
     assert adapted(Event(), Context())["statusCode"] == 200
+
+
+def test_code_in_a_function_folder_is_a_package(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As OpenFaaS's template imports `function.handler`: relative imports work."""
+    folder = tmp_path / "function"
+    folder.mkdir()
+    (folder / "greeting.py").write_text("TEXT = 'from a sibling module'\n")
+    (folder / "handler.py").write_text(
+        "from .greeting import TEXT\n\ndef handle(event, context):\n    return TEXT\n"
+    )
+    monkeypatch.chdir(folder)
+    monkeypatch.setattr("sys.path", [str(folder), *__import__("sys").path])
+    monkeypatch.setenv("FAAS_LANG", "python3-http")
+    handler = loading.load_handler("handler.handle")
+    assert coerce_response(handler(Event(), Context()))[2] == b"from a sibling module"
