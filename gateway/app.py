@@ -39,6 +39,8 @@ from gateway.api_policy import ApiGateway
 from gateway.async_routes import ASYNC_ROUTES, AsyncCallApp
 from gateway.auth import RequireCredentials, control_plane_password
 from gateway.errors import HANDLERS
+from gateway.openfaas_calls import OpenFaasCalls
+from gateway.openfaas_routes import OPENFAAS_ROUTES
 from gateway.routes import ROUTES
 from gateway.secret_routes import SECRET_ROUTES
 from gateway.sync_calls import SyncCallApp
@@ -144,12 +146,13 @@ def create_app(
             backend.close()
             log.info("gateway %s stopped; its containers are removed", gateway_id)
 
-    routes = ASYNC_ROUTES + API_KEY_ROUTES + ROUTES + SECRET_ROUTES
+    # OpenFaaS's routes first: they serve both shapes where the paths are the same.
+    routes = OPENFAAS_ROUTES + ASYNC_ROUTES + API_KEY_ROUTES + ROUTES + SECRET_ROUTES
     app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
     # Credentials guard the Starlette part only: the call paths in front of it stay open, but
     # for what a function's own manifest asks (ApiGateway: API keys, limits, CORS, schema).
     control_plane = RequireCredentials(app, control_plane_password(settings))
-    return ApiGateway(SyncCallApp(AsyncCallApp(control_plane)))
+    return OpenFaasCalls(ApiGateway(SyncCallApp(AsyncCallApp(control_plane))))
 
 
 async def _deploy_folders(

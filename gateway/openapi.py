@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.api_key_routes import API_KEY_PATHS
+from gateway.openfaas_openapi import add_openfaas
 from gateway.params import MAX_SINCE, MAX_TAIL
 
 NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -370,6 +371,13 @@ DOCUMENT: dict[str, Any] = {
 }
 # PUT is OpenFaaS's spelling of an update; both register or update.
 DOCUMENT["paths"]["/system/functions"]["put"] = DOCUMENT["paths"]["/system/functions"]["post"]
+
+add_openfaas(
+    DOCUMENT,
+    DOCUMENT["paths"]["/system/functions"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ],
+)
 
 # OpenFaaS's secrets API (gateway/secret_routes.py): names only ever come back, never values.
 _SECRET = {

@@ -21,24 +21,46 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "-f",
+    "--yaml",
+    "stack_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="An OpenFaaS stack file (stack.yml) to deploy.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Do not show build progress.")
 @pass_ctx
-def deploy(ctx: Context, paths: tuple[Path, ...], quiet: bool) -> None:
-    """Build each function folder's image (unchanged code is not rebuilt) and register it."""
+def deploy(
+    ctx: Context, paths: tuple[Path, ...], stack_files: tuple[Path, ...], quiet: bool
+) -> None:
+    """Build each function folder's image (unchanged code is not rebuilt) and register it.
+
+    A stack.yml (with -f, or a folder holding one) deploys OpenFaaS python3-http functions."""
     from faas.build.folder import build_folder
+    from faas.cli.stack_deploy import deploy_stack, stack_file_of
     from faas.engines.docker import DockerBackend
 
+    if not paths and not stack_files:
+        raise click.UsageError("give function folders, or -f stack.yml")
+    progress = (lambda line: None) if quiet else (lambda line: click.echo(f"  {line}"))
+    for stack_file in stack_files:
+        deploy_stack(ctx, stack_file, progress)
+    folders: list[Path] = []
+    for path in paths:
+        found = stack_file_of(path)
+        if found is not None:
+            deploy_stack(ctx, found, progress)
+        else:
+            folders.append(path)
+    if not folders:
+        return
     backend = DockerBackend()
     with ctx.client() as client:
-        for path in paths:
+        for path in folders:
             click.echo(f"building {path}")
-            spec, built = build_folder(
-                backend,
-                path,
-                ctx.settings,
-                progress=(lambda line: None) if quiet else (lambda line: click.echo(f"  {line}")),
-            )
+            spec, built = build_folder(backend, path, ctx.settings, progress=progress)
             record = client.register(spec.to_manifest(), built.tag, built.code_hash)
             verb = "deployed" if record.get("version", 1) == 1 else "updated"
             click.echo(f"{verb} {spec.name} ({built.tag}): {record['url']}")
@@ -91,7 +113,12 @@ def describe(ctx: Context, name: str) -> None:
     click.echo(f"name:         {r['name']}")
     click.echo(f"url:          {r['url']}")
     click.echo(f"image:        {r['image']}")
-    click.echo(f"handler:      {cfg['handler']}")
+    lang = cfg.get("lang", "python")
+    click.echo(f"handler:      {cfg['handler']}" + ("" if lang == "python" else f"   lang: {lang}"))
+    for key in ("labels", "annotations"):
+        if cfg.get(key):
+            pairs = ", ".join(f"{k}={v}" for k, v in cfg[key].items())
+            click.echo(f"{key + ':':<13} {pairs}")
     click.echo(f"timeout:      {cfg['timeout']}   memory: {cfg['memory']}   cpus: {cfg['cpus']}")
     click.echo(
         f"scale:        min {cfg['scale']['min']}, max {cfg['scale']['max']}   "

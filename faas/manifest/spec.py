@@ -17,6 +17,7 @@ import yaml
 from faas.errors import FunctionNotFound, ManifestError
 from faas.manifest.api import API_FIELDS, ApiPolicy, inline_schema_file, parse_api
 from faas.manifest.cron import parse_schedule
+from faas.manifest.openfaas import DEFAULT_LANG, parse_lang, parse_metadata
 from faas.manifest.secret_names import validate_secret_name
 from faas.units import format_duration, format_size, parse_duration, parse_size
 
@@ -113,6 +114,11 @@ class FunctionSpec:
     api: ApiPolicy | None = None  # auth, rate_limit, quota, cors, ... (faas.manifest.api)
     secrets: tuple[str, ...] = ()  # mounted as files at /var/openfaas/secrets/NAME
     redis: RedisBinding | None = None
+    # OpenFaaS compatibility (faas.manifest.openfaas): the handler's calling convention, and
+    # free-form metadata that the OpenFaaS API shows back (com.openfaas.scale.* set `scale`).
+    lang: str = DEFAULT_LANG
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
     def to_manifest(self) -> dict[str, Any]:
         """The manifest as a user would write it (round-trips through `parse_manifest`)."""
@@ -128,6 +134,11 @@ class FunctionSpec:
         data["secrets"] = list(self.secrets)
         if self.redis is None:
             del data["redis"]
+        for key, default in (("lang", DEFAULT_LANG), ("labels", {}), ("annotations", {})):
+            if data[key] == default:  # absent unless set: manifests read as they always did
+                del data[key]
+            elif key != "lang":
+                data[key] = dict(data[key])
         return data
 
 
@@ -146,6 +157,9 @@ _FIELDS = {
     *API_FIELDS,
     "secrets",
     "redis",
+    "lang",
+    "labels",
+    "annotations",
 }
 
 
@@ -214,6 +228,9 @@ def parse_manifest(data: object) -> FunctionSpec:
     values["redis"] = _redis_binding(data.get("redis"))
     if values["redis"] is not None and not network:
         raise ManifestError("redis", "a Redis binding needs `network: true` to reach Redis")
+    values["lang"] = parse_lang(data.get("lang", DEFAULT_LANG))
+    values["labels"] = parse_metadata(data.get("labels", {}), "labels")
+    values["annotations"] = parse_metadata(data.get("annotations", {}), "annotations")
     return FunctionSpec(**values)
 
 

@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from faas import keys
 from faas.contracts.base import Placement
 from faas.engines.base import ContainerConfig
+from faas.manifest.openfaas import PYTHON3_HTTP
 from faas.manifest.spec import FunctionSpec
 
 FUNCTION_UID = "10001:10001"  # no passwd entry needed; never root
@@ -52,6 +53,8 @@ def function_env(spec: FunctionSpec) -> dict[str, str]:
         FAAS_HANDLER=spec.handler,
         FAAS_CONCURRENCY=str(spec.concurrency),
     )
+    if spec.lang == PYTHON3_HTTP:  # the runtime adapts OpenFaaS's calling convention
+        env["FAAS_LANG"] = spec.lang
     return env
 
 

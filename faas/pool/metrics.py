@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from faas.pool.openfaas_metrics import SECONDS, OpenFaasCollector
+
 _LATENCY_BUCKETS = (
     0.0005,
     0.001,
@@ -50,7 +52,7 @@ class _PoolCollector(Collector):
 
 class Metrics:
     def __init__(self) -> None:
-        self._children: dict[tuple[str, int, str | None], tuple[Any, Any, Any]] = {}
+        self._children: dict[tuple[str, int, str | None], tuple[Any, Any, Any, Any]] = {}
         self.registry = CollectorRegistry()
         self.calls = Counter(
             "faas_calls",
@@ -77,6 +79,13 @@ class Metrics:
             ["queue"],
             registry=self.registry,
         )
+        self.openfaas_seconds = Histogram(  # OpenFaaS's name (faas.pool.openfaas_metrics)
+            SECONDS,
+            "Function time taken",
+            ["function_name", "code"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.queue_wait = Histogram(
             "faas_queue_wait_seconds",
             "Time calls waited for a container at the scale limit",
@@ -95,9 +104,11 @@ class Metrics:
                 self.calls.labels(function, str(code)),
                 self.duration.labels(function, start) if start else None,
                 self.starts.labels(function, start) if start else None,
+                self.openfaas_seconds.labels(function, str(code)),
             )
-        calls, duration, starts = children
+        calls, duration, starts, seconds_by_code = children
         calls.inc()
+        seconds_by_code.observe(seconds)
         if duration is not None and starts is not None:
             duration.observe(seconds)
             starts.inc()
@@ -111,6 +122,7 @@ class Metrics:
 
     def watch_pools(self, read: Callable[[], Mapping[str, Mapping[str, int]]]) -> None:
         self.registry.register(_PoolCollector(read))
+        self.registry.register(OpenFaasCollector(self.calls, read))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

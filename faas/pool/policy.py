@@ -7,13 +7,14 @@ keep-alive, scale limits, minimum instances) testable in microseconds with a fak
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from faas.manifest.spec import FunctionSpec
+from faas.manifest.spec import FunctionSpec, Scale
 
 
 class State(StrEnum):
@@ -96,7 +97,7 @@ class FunctionPool:
 
     def update(self, spec: FunctionSpec, image: str) -> list[Instance]:
         """A redeploy: new calls go to the new image/config; returns instances to drain."""
-        changed = image != self.image or spec != self.spec
+        changed = image != self.image or _container_facts(spec) != _container_facts(self.spec)
         self.spec, self.image = spec, image
         if not changed:
             return []
@@ -224,3 +225,9 @@ class FunctionPool:
 
     def __iter__(self) -> Iterator[Instance]:
         return iter(list(self.instances))
+
+
+def _container_facts(spec: FunctionSpec) -> FunctionSpec:
+    """The spec without what never reaches a container (scale, labels, annotations): scaling
+    a function (OpenFaaS's scale-function) must not replace its warm containers."""
+    return dataclasses.replace(spec, scale=Scale(), labels={}, annotations={})

@@ -58,6 +58,11 @@ def load_handler(spec: str) -> Handler:
 
     Raises HandlerLoadError; the original exception, if any, is its __cause__.
     """
+    python3_http = os.environ.get("FAAS_LANG") == "python3-http"  # faas.yaml `lang`
+    if python3_http:
+        from .openfaas_http import package_spec
+
+        spec = package_spec(spec)
     module_name, _, attr = spec.rpartition(".")
     if not module_name or not attr:
         raise HandlerLoadError(HANDLER_NOT_FOUND, f"Bad handler {spec!r}: expected module.function")
@@ -81,6 +86,10 @@ def load_handler(spec: str) -> Handler:
         kind = type(handler).__name__
         message = f"Handler '{attr}' on module '{module_name}' is not callable (it is a {kind})"
         raise HandlerLoadError(HANDLER_NOT_FOUND, message)
+    if python3_http:
+        from .openfaas_http import adapt
+
+        return adapt(handler)
     return handler  # type: ignore[no-any-return]
 
 

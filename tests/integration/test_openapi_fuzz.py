@@ -14,8 +14,12 @@ from faas.credentials import basic_authorization
 from tests.conftest import FIXTURES, Gateway
 
 Register = Callable[..., dict[str, object]]
-# Not pointed at the real function: removing it, or pre-starting up to 100 containers.
-_NOT_ON_ECHO = ("/system/function/{name}", "/system/function/{name}/pool")
+# Not pointed at the real function: removing it, or pre-starting up to 100 (1000) containers.
+_NOT_ON_ECHO = (
+    "/system/function/{name}",
+    "/system/function/{name}/pool",
+    "/system/scale-function/{name}",
+)
 EXAMPLES = 10  # per operation: ~280 cases in all, well under a minute
 
 

@@ -13,6 +13,7 @@ from gateway.app import create_app
 from gateway.async_routes import AsyncCallApp
 from gateway.auth import RequireCredentials
 from gateway.openapi import ANY_METHOD, DOCUMENT
+from gateway.openfaas_calls import OpenFaasCalls
 from gateway.sync_calls import SyncCallApp
 
 # The two hot paths are bare ASGI apps in front of Starlette (see gateway/sync_calls.py).
@@ -27,7 +28,7 @@ def _served(tmp_path: Path) -> set[tuple[str, str]]:
     served: set[tuple[str, str]] = set()
     while not isinstance(app, Starlette):
         # They guard routes (ApiGateway: a function's own policy), and serve none of their own.
-        if isinstance(app, RequireCredentials | ApiGateway):
+        if isinstance(app, RequireCredentials | ApiGateway | OpenFaasCalls):
             app = app.app
             continue
         prefix, methods = _BARE[type(app)]

@@ -1,0 +1,168 @@
+"""OpenFaaS's JSON shapes (faas-provider `types`) to and from faas's functions.
+
+    FunctionDeployment  {service, image, envVars, secrets, labels, annotations, limits, ...}
+                        -> a faas manifest mapping, validated by `parse_manifest`; errors name
+                           OpenFaaS's field (`envVars.X`, `limits.memory`, `service`)
+    FunctionStatus      <- a function record and its pool: name, image, namespace, envVars
+                           (values masked, as faas's own API does), secrets, labels,
+                           annotations, limits, replicas, availableReplicas, invocationCount,
+                           createdAt (RFC 3339)
+
+What a FunctionDeployment cannot say (timeout, concurrency, keep_alive, triggers, API keys) is
+kept from the function's current manifest on an update, so `faas-cli deploy` over a function
+deployed by `faas deploy` changes only what OpenFaaS describes. Ignored, as faas has no use
+for them: `envProcess`, `constraints`, `requests`, `readOnlyRootFilesystem` (the root
+filesystem is always read-only) and unknown keys (OpenFaaS's Go decoder ignores them too).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from faas import keys
+from faas.errors import BadRequest, ManifestError
+from faas.manifest.openfaas import (
+    DEFAULT_LANG,
+    IMAGE,
+    NAMESPACE,
+    SCALE_MAX,
+    SCALE_MIN,
+    cpu_quantity,
+    memory_quantity,
+    parse_metadata,
+    scale_from_labels,
+)
+from faas.manifest.spec import FunctionSpec, parse_manifest
+from faas.registry.store import FunctionRecord
+
+# Annotations that tell faas how to run a faas-built image deployed through this API.
+HANDLER_ANNOTATION = "faas.handler"
+LANG_ANNOTATION = "faas.lang"
+# faas's manifest field -> OpenFaaS's field, for error messages.
+_FIELD_NAMES = {
+    "name": "service",
+    "environment": "envVars",
+    "memory": "limits.memory",
+    "cpus": "limits.cpu",
+    "scale.min": f"labels.{SCALE_MIN}",
+    "scale.max": f"labels.{SCALE_MAX}",
+    "handler": f"annotations.{HANDLER_ANNOTATION}",
+    "lang": f"annotations.{LANG_ANNOTATION}",
+}
+
+
+def is_openfaas_deployment(payload: object) -> bool:
+    """OpenFaaS's FunctionDeployment has `service`; faas's registration has `manifest`."""
+    return isinstance(payload, Mapping) and "service" in payload and "manifest" not in payload
+
+
+def check_namespace(value: object, field: str = "namespace") -> None:
+    if value not in (None, "", NAMESPACE):
+        raise BadRequest(f"{field}: this gateway has one namespace, {NAMESPACE!r}; got {value!r}")
+
+
+def deployment_manifest(
+    payload: Mapping[str, Any],
+    current: FunctionRecord | None,
+    image_labels: Mapping[str, str],
+) -> FunctionSpec:
+    """The spec a FunctionDeployment asks for; `current` is the function's record, if any,
+    `image_labels` the labels of the image it names."""
+    check_namespace(payload.get("namespace"))
+    manifest: dict[str, Any] = dict(current.spec.to_manifest()) if current else {}
+    faas_image = keys.LABEL_CODE_HASH in image_labels
+    service = payload.get("service")
+    manifest["name"] = service
+    manifest["environment"] = _string_map(payload.get("envVars"), "envVars")
+    manifest["secrets"] = _list(payload.get("secrets"), "secrets")
+    labels = parse_metadata(_optional(payload.get("labels"), "labels"), "labels")
+    annotations = parse_metadata(
+        _optional(payload.get("annotations"), "annotations"), "annotations"
+    )
+    manifest["labels"], manifest["annotations"] = labels, annotations
+    scale = dict(manifest.get("scale") or {})
+    scale.update(scale_from_labels(labels))
+    if scale.get("min", 0) > scale.get("max", 10):  # min above the default max: raise it
+        scale["max"] = scale["min"] if SCALE_MAX not in labels else scale["max"]
+    manifest["scale"] = scale
+    limits = _optional(payload.get("limits"), "limits") or {}
+    if limits.get("memory"):
+        manifest["memory"] = memory_quantity(limits["memory"], "limits.memory")
+    if limits.get("cpu"):
+        manifest["cpus"] = cpu_quantity(limits["cpu"], "limits.cpu")
+    for ignored in ("requests",):
+        _optional(payload.get(ignored), ignored)
+    same_code = current is not None and current.code_hash == image_labels.get(keys.LABEL_CODE_HASH)
+    if not faas_image:
+        manifest["lang"] = IMAGE
+    elif LANG_ANNOTATION in annotations:
+        manifest["lang"] = annotations[LANG_ANNOTATION]
+    elif not same_code:
+        manifest["lang"] = DEFAULT_LANG
+    if HANDLER_ANNOTATION in annotations:
+        manifest["handler"] = annotations[HANDLER_ANNOTATION]
+    elif not same_code:
+        manifest.pop("handler", None)
+    try:
+        return parse_manifest(manifest)
+    except ManifestError as exc:
+        raise _renamed(exc) from None
+
+
+def _renamed(exc: ManifestError) -> ManifestError:
+    for ours, theirs in _FIELD_NAMES.items():
+        if exc.field == ours or exc.field.startswith(ours + "."):
+            field = theirs + exc.field[len(ours) :]
+            return ManifestError(field, exc.message.split(": ", 1)[-1])
+    return exc
+
+
+def _optional(value: object, field: str) -> Any:
+    if value is not None and not isinstance(value, Mapping):
+        raise ManifestError(field, f"must be an object, got {type(value).__name__}")
+    return value
+
+
+def _string_map(value: object, field: str) -> dict[str, Any]:
+    return dict(_optional(value, field) or {})
+
+
+def _list(value: object, field: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ManifestError(field, f"must be a list of names, got {type(value).__name__}")
+    return value
+
+
+def function_status(record: FunctionRecord, pool: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenFaaS's FunctionStatus of a function; `pool` is the invoker's description of it."""
+    spec: FunctionSpec = record.spec
+    containers: Mapping[str, int] = pool.get("containers") or {}
+    available = sum(containers.get(state, 0) for state in ("ready", "busy", "paused"))
+    labels = dict(spec.labels)
+    labels.setdefault(SCALE_MIN, str(spec.scale.min))
+    labels.setdefault(SCALE_MAX, str(spec.scale.max))
+    status: dict[str, Any] = {
+        "name": spec.name,
+        "image": record.image,
+        "namespace": NAMESPACE,
+        "envVars": dict.fromkeys(spec.environment, "****"),
+        "secrets": list(spec.secrets),
+        "labels": labels,
+        "annotations": dict(spec.annotations),
+        "limits": {"memory": f"{spec.memory // 2**20}Mi", "cpu": f"{round(spec.cpus * 1000)}m"},
+        "readOnlyRootFilesystem": True,
+        "invocationCount": float(pool.get("calls", 0)),
+        "replicas": max(spec.scale.min, sum(containers.values())),
+        "availableReplicas": available,
+        "createdAt": rfc3339(record.created_at),
+    }
+    return status
+
+
+def rfc3339(epoch: float) -> str:
+    moment = datetime.datetime.fromtimestamp(epoch, datetime.UTC)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
