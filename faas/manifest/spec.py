@@ -17,6 +17,7 @@ import yaml
 from faas.errors import FunctionNotFound, ManifestError
 from faas.manifest.api import API_FIELDS, ApiPolicy, inline_schema_file, parse_api
 from faas.manifest.cron import parse_schedule
+from faas.manifest.images import IMAGE_DEFAULTS, IMAGE_FIELDS, parse_image_fields
 from faas.manifest.secret_names import validate_secret_name
 from faas.units import format_duration, format_size, parse_duration, parse_size
 
@@ -113,6 +114,15 @@ class FunctionSpec:
     api: ApiPolicy | None = None  # auth, rate_limit, quota, cors, ... (faas.manifest.api)
     secrets: tuple[str, ...] = ()  # mounted as files at /var/openfaas/secrets/NAME
     redis: RedisBinding | None = None
+    # How the gateway talks to it (faas.contracts): faas's runtime, an image serving HTTP on
+    # `port`, or an image run once per call with arguments (`task`). See faas.manifest.images.
+    contract: str = "native"
+    image: str = ""  # an existing image to run instead of building the folder
+    port: int = 8080
+    # What OpenFaaS lets a function relax (and `faas describe` reports): a writable root
+    # filesystem, and the image's own user instead of faas's unprivileged uid.
+    readonly_root_filesystem: bool = True
+    image_user: bool = False
 
     def to_manifest(self) -> dict[str, Any]:
         """The manifest as a user would write it (round-trips through `parse_manifest`)."""
@@ -128,6 +138,9 @@ class FunctionSpec:
         data["secrets"] = list(self.secrets)
         if self.redis is None:
             del data["redis"]
+        for key, default in IMAGE_DEFAULTS.items():  # old manifests round-trip unchanged
+            if data[key] == default:
+                del data[key]
         return data
 
 
@@ -146,6 +159,7 @@ _FIELDS = {
     *API_FIELDS,
     "secrets",
     "redis",
+    *IMAGE_FIELDS,
 }
 
 
@@ -161,6 +175,8 @@ def load_manifest(folder: Path) -> FunctionSpec:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ManifestError("", f"{path} is not valid YAML: {_yaml_problem(exc)}") from None
     spec = parse_manifest(inline_schema_file(data if data is not None else {}, folder))
+    if spec.contract != "native":  # an image: no handler module to look for
+        return spec
     module = spec.handler.rsplit(".", 1)[0].replace(".", "/")
     if not (folder / f"{module}.py").is_file() and not (folder / module / "__init__.py").is_file():
         raise ManifestError("handler", f"module {module}.py not found in {folder}")
@@ -214,6 +230,7 @@ def parse_manifest(data: object) -> FunctionSpec:
     values["redis"] = _redis_binding(data.get("redis"))
     if values["redis"] is not None and not network:
         raise ManifestError("redis", "a Redis binding needs `network: true` to reach Redis")
+    values.update(parse_image_fields(data))
     return FunctionSpec(**values)
 
 

@@ -1,0 +1,31 @@
+"""Which contract starts a function's instances: the one its manifest names (`contract:`).
+
+Native functions share one `NativeContract`; HTTP images get one `HttpImageContract` per port.
+Task images (`contract: task`) have no long-lived instance to place: `faas.pool.tasks` runs
+one container per call instead, so asking for their contract here is a bug.
+"""
+
+from __future__ import annotations
+
+from faas.contracts.base import Contract, Endpoint
+from faas.contracts.http_image import HttpImageContract
+from faas.contracts.native import NativeContract
+from faas.manifest.spec import FunctionSpec
+from faas.settings import Settings
+
+
+class ContractChoice:
+    def __init__(self, settings: Settings, native: NativeContract) -> None:
+        self._settings = settings
+        self._native = native
+        self._http: dict[int, HttpImageContract] = {}
+
+    def of(self, spec: FunctionSpec) -> Contract[Endpoint]:
+        if spec.contract == "native":
+            return self._native
+        if spec.contract == "http":
+            contract = self._http.get(spec.port)
+            if contract is None:
+                contract = self._http[spec.port] = HttpImageContract(self._settings, spec.port)
+            return contract
+        raise AssertionError(f"contract {spec.contract!r} has no long-lived instances")
