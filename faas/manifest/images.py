@@ -57,8 +57,15 @@ def parse_image_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
+def describe_image(spec: Any) -> dict[str, object]:
+    """An image function's contract, port and relaxations, for `faas describe` ({} if native)."""
+    if spec.contract == "native":
+        return {}
+    return {"contract": spec.contract, "port": spec.port, "relaxed": relaxed(spec)}
+
+
 def relaxed(spec: Any) -> list[str]:
-    """What an image function relaxes of the hardening defaults, for `faas describe`."""
+    """What an image function relaxes of the hardening defaults."""
     out: list[str] = []
     if not spec.readonly_root_filesystem:
         out.append("writable root filesystem (readonly_root_filesystem: false)")

@@ -1,0 +1,139 @@
+"""HTTP images (`contract: http`): any image serving HTTP on a port, behind faas's whole pool."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import docker
+import httpx
+
+from tests.conftest import Gateway, run_containers, wait_until
+
+
+def register_image(gateway: Gateway, image: str, **manifest: object) -> httpx.Response:
+    body = {"manifest": {"name": "echo", "image": image, **manifest}, "image": image}
+    return gateway.http.post("/system/functions", json=body)
+
+
+def deploy_echo(gateway: Gateway, user_image: Callable[[str], str], **manifest: object) -> str:
+    image = user_image("http_echo")
+    response = register_image(gateway, image, **manifest)
+    assert response.status_code in (200, 201), response.text
+    return image
+
+
+def containers() -> list[Any]:
+    return run_containers({"faas.function": "echo"})
+
+
+def start_kind(response: httpx.Response) -> str:
+    assert response.status_code < 500, response.text
+    return response.headers["x-faas-start"]
+
+
+def test_cold_then_warm_over_one_kept_alive_container(
+    gateway: Gateway, user_image: Callable[[str], str]
+) -> None:
+    deploy_echo(gateway, user_image, environment={"GREETING": "hi"})
+    cold = gateway.http.post("/function/echo/some/path?x=1", content=b"payload")
+    assert start_kind(cold) == "cold"
+    assert "ready;dur=" in cold.headers["server-timing"]
+    echo = cold.json()
+    assert echo["path"] == "/some/path" and echo["query"] == "x=1"
+    assert echo["body"] == "payload" and echo["method"] == "POST"
+    assert echo["call_id"] == cold.headers["x-call-id"]
+    assert echo["env"] == "hi"
+    # Hardening stays on: faas's uid (not the image's USER 4242), read-only root filesystem.
+    assert echo["uid"] == 10001 and echo["writable_root"] is False
+    warm = gateway.http.get("/function/echo/")
+    assert start_kind(warm) == "warm" and warm.json()["pid"] == echo["pid"]
+    assert len(containers()) == 1
+    (container,) = containers()
+    config = docker.from_env().api.inspect_container(container.id)["HostConfig"]
+    assert config["ReadonlyRootfs"] is True and config["CapDrop"] == ["ALL"]
+    # Answers that are not Content-Length framed come through whole.
+    assert gateway.http.get("/function/echo/chunked").text == "hello chunked world"
+    assert gateway.http.get("/function/echo/close").text == "until close"
+    assert start_kind(gateway.http.get("/function/echo/")) == "warm"
+
+
+def test_relaxations_are_opt_in_and_described(
+    gateway: Gateway, user_image: Callable[[str], str]
+) -> None:
+    deploy_echo(gateway, user_image, readonly_root_filesystem=False, image_user=True)
+    echo = gateway.http.get("/function/echo/").json()
+    assert echo["uid"] == 4242 and echo["writable_root"] is True
+    described = gateway.http.get("/system/function/echo").json()
+    assert described["contract"] == "http"
+    assert any("writable root" in item for item in described["relaxed"])
+    assert any("image's own user" in item for item in described["relaxed"])
+
+
+def test_bad_manifests_and_missing_images_are_4xx_naming_the_field(
+    gateway: Gateway, user_image: Callable[[str], str]
+) -> None:
+    image = user_image("http_echo")
+    bad = register_image(gateway, image, port=70000)
+    assert bad.status_code == 400 and "port" in bad.text
+    bad = register_image(gateway, image, contract="soap")
+    assert bad.status_code == 400 and "contract" in bad.text
+    missing = register_image(gateway, "faas-test-nowhere:nope")
+    assert missing.status_code == 400
+    assert "image" in missing.text and "faas-test-nowhere:nope" in missing.text
+
+
+def test_paused_container_resumes(
+    make_gateway: Callable[..., Gateway], user_image: Callable[[str], str]
+) -> None:
+    gateway = make_gateway(FAAS_PAUSE_AFTER="300ms")
+    deploy_echo(gateway, user_image)
+    assert start_kind(gateway.http.get("/function/echo/")) == "cold"
+    wait_until(
+        lambda: gateway.http.get("/system/function/echo").json()["containers"]["paused"] == 1,
+        10,
+        0.05,
+    )
+    assert start_kind(gateway.http.get("/function/echo/")) == "paused"
+    assert start_kind(gateway.http.get("/function/echo/")) == "warm"
+
+
+def test_scale_max_gives_429_over_it(
+    make_gateway: Callable[..., Gateway], user_image: Callable[[str], str]
+) -> None:
+    gateway = make_gateway(FAAS_QUEUE_TIMEOUT="300ms")
+    deploy_echo(gateway, user_image, scale={"max": 1}, timeout="10s")
+    statuses: list[int] = []
+
+    def slow() -> None:
+        statuses.append(gateway.http.get("/function/echo/sleep?s=2").status_code)
+
+    first = threading.Thread(target=slow)
+    first.start()
+    wait_until(lambda: len(containers()) == 1, 20, 0.05)
+    wait_until(
+        lambda: gateway.http.get("/system/function/echo").json()["containers"]["busy"] == 1,
+        20,
+        0.05,
+    )
+    over = gateway.http.get("/function/echo/")
+    first.join()
+    assert over.status_code == 429, over.text
+    assert statuses == [200]
+    assert len(containers()) == 1
+
+
+def test_crash_timeout_and_oom_are_explained_and_leave_nothing(
+    gateway: Gateway, user_image: Callable[[str], str]
+) -> None:
+    deploy_echo(gateway, user_image, timeout="1s", memory="48Mi")
+    crash = gateway.http.get("/function/echo/crash")
+    assert crash.status_code == 502 and "exit code 3" in crash.text, crash.text
+    assert start_kind(gateway.http.get("/function/echo/")) == "cold"  # a fresh one
+    slow = gateway.http.get("/function/echo/sleep?s=5")
+    assert slow.status_code == 504, slow.text
+    oom = gateway.http.get("/function/echo/oom")
+    assert oom.status_code == 502 and "out of memory" in oom.text, oom.text
+    wait_until(lambda: not containers(), 20, 0.1)
+    assert gateway.http.delete("/system/function/echo").status_code == 200
