@@ -46,6 +46,8 @@ def parse_image_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     port = data.get("port", 8080)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise ManifestError("port", f"must be a TCP port from 1 to 65535, got {port!r}")
+    if contract == "task" and isinstance(data.get("scale"), Mapping) and data["scale"].get("min"):
+        raise ManifestError("scale.min", "a task runs one container per call: keep none ready")
     values: dict[str, Any] = {"contract": contract, "image": image, "port": port}
     for key in ("readonly_root_filesystem", "image_user"):
         value = data.get(key, IMAGE_DEFAULTS[key])

@@ -2,7 +2,7 @@
 
 Native functions share one `NativeContract`; HTTP images get one `HttpImageContract` per port.
 Task images (`contract: task`) have no long-lived instance to place: `faas.pool.tasks` runs
-one container per call instead, so asking for their contract here is a bug.
+one container per call instead (asking for their contract here is a BadRequest).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from faas.contracts.base import Contract, Endpoint
 from faas.contracts.http_image import HttpImageContract
 from faas.contracts.native import NativeContract
+from faas.errors import BadRequest
 from faas.manifest.spec import FunctionSpec
 from faas.settings import Settings
 
@@ -28,4 +29,7 @@ class ContractChoice:
             if contract is None:
                 contract = self._http[spec.port] = HttpImageContract(self._settings, spec.port)
             return contract
-        raise AssertionError(f"contract {spec.contract!r} has no long-lived instances")
+        raise BadRequest(
+            f"function {spec.name!r} is a task (`contract: task`): it runs one container per "
+            "call and keeps none to start ahead"
+        )
