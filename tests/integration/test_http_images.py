@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import docker
 import httpx
 
 from tests.conftest import Gateway, run_containers, wait_until
+from tests.integration.image_fixtures import IMAGES
 
 
 def register_image(gateway: Gateway, image: str, **manifest: object) -> httpx.Response:
@@ -137,3 +143,31 @@ def test_crash_timeout_and_oom_are_explained_and_leave_nothing(
     assert oom.status_code == 502 and "out of memory" in oom.text, oom.text
     wait_until(lambda: not containers(), 20, 0.1)
     assert gateway.http.delete("/system/function/echo").status_code == 200
+
+
+def test_faas_deploy_builds_a_folder_dockerfile_and_uses_local_images(
+    gateway: Gateway, user_image: Callable[[str], str], tmp_path: Path, base_image: str
+) -> None:
+    folder = tmp_path / "web"
+    shutil.copytree(IMAGES / "http_echo", folder)
+    dockerfile = folder / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("faas-python:bookworm", base_image))
+    (folder / "faas.yaml").write_text("name: echo\ncontract: http\nport: 8080\n")
+    env = {**os.environ, **gateway.cli_env()}
+    cli = [sys.executable, "-m", "faas"]
+    done = subprocess.run([*cli, "deploy", str(folder)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    record = gateway.http.get("/system/function/echo").json()
+    image = docker.from_env().images.get(record["image"])
+    assert record["image"].startswith("faas/function:")
+    assert image.labels["faas.managed"] == "true" and image.labels["faas.code-hash"]
+    assert gateway.http.get("/function/echo/x").json()["path"] == "/x"
+    # `image:` names an existing local image; a missing one is a one-line error naming it.
+    (folder / "faas.yaml").write_text(f"name: echo\nimage: {user_image('http_echo')}\n")
+    done = subprocess.run([*cli, "deploy", str(folder)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert gateway.http.get("/system/function/echo").json()["image"] == user_image("http_echo")
+    (folder / "faas.yaml").write_text("name: echo\nimage: faas-test-nowhere:1\n")
+    done = subprocess.run([*cli, "deploy", str(folder)], env=env, capture_output=True, text=True)
+    assert done.returncode != 0 and "faas-test-nowhere:1" in done.stderr
+    assert "image" in done.stderr and "Traceback" not in done.stderr
