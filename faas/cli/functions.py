@@ -91,7 +91,12 @@ def describe(ctx: Context, name: str) -> None:
     click.echo(f"name:         {r['name']}")
     click.echo(f"url:          {r['url']}")
     click.echo(f"image:        {r['image']}")
-    click.echo(f"handler:      {cfg['handler']}")
+    if r.get("contract"):  # an image function (faas.manifest.images)
+        click.echo(f"contract:     {r['contract']} (port {r['port']})")
+        relaxed = "; ".join(r.get("relaxed") or []) or "nothing (all hardening defaults on)"
+        click.echo(f"relaxed:      {relaxed}")
+    else:
+        click.echo(f"handler:      {cfg['handler']}")
     click.echo(f"timeout:      {cfg['timeout']}   memory: {cfg['memory']}   cpus: {cfg['cpus']}")
     click.echo(
         f"scale:        min {cfg['scale']['min']}, max {cfg['scale']['max']}   "
