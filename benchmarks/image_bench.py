@@ -135,9 +135,14 @@ def timed(fn: Callable[[], object]) -> float:
 # -- H1 ---------------------------------------------------------------------------------------
 
 
-def faas_cold(gw: httpx.Client) -> float:
+def faas_cold(gw: httpx.Client, client: docker.DockerClient) -> float:
     gw.post("/system/function/echo/pool", json={"action": "drain"}).raise_for_status()
     wait(lambda: not gw.get("/system/function/echo").json()["instances"], 30, "the drain")
+    # The drained container is removed in the background: let Docker finish, as the baseline
+    # does (its removal is synchronous), so both start on an idle engine.
+    gateway = gw.get("/healthz").json()["gateway"]
+    ours = {"label": ["faas.function=echo", f"faas.gateway={gateway}"]}
+    wait(lambda: not client.containers.list(all=True, filters=ours), 30, "the removal")
     t0 = time.perf_counter()
     response = gw.get("/function/echo/")
     elapsed = time.perf_counter() - t0
@@ -251,7 +256,7 @@ def main() -> None:
         for order in interleave(["H1", "H1-B", "H2", "H2-B", "T1", "T1-B"], args.rounds):
             for series in order:
                 if series == "H1":
-                    samples[series] += [faas_cold(gw) for _ in range(args.cold)]
+                    samples[series] += [faas_cold(gw, client) for _ in range(args.cold)]
                 elif series == "H1-B":
                     samples[series] += [
                         sdk_cold(client, http_image, network) for _ in range(args.cold)

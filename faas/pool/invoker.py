@@ -84,7 +84,7 @@ class Invoker:
             clock=clock,
         )
         self.upkeep = PoolUpkeep(self.instances)
-        self.tasks = TaskRunner(lifecycle)
+        self.tasks = TaskRunner(lifecycle, self.instances.spawn)
         self._pools = self.instances.pools
         self.accounting = Accounting(
             metrics or Metrics(),

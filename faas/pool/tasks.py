@@ -10,9 +10,9 @@ Exit 0 → 200 with stdout as the body (Content-Type application/json when it pa
 else application/octet-stream); any other exit →
 502 `{"error": {"code": "task_failed", "exit_code", "stderr", "message"}}` with stderr's tail;
 past the function's timeout → killed, 504; its memory limit → 502 oom. Whatever happens, the
-container is removed before the call returns (or, if the gateway is cancelled mid-way, by a
-shielded removal). At most scale.max runs at once per function; a call waits up to
-FAAS_QUEUE_TIMEOUT for a free slot, then 429.
+container is removed right after the answer, in the background (awaited when the gateway
+stops; the reconciler removes what a dead gateway left). At most scale.max runs at once per
+function; a call waits up to FAAS_QUEUE_TIMEOUT for a free slot, then 429.
 
 Pre-created containers cannot serve here: the arguments are fixed when a container is created
 (Docker has no way to change the command of a created container), so the create phase stays
@@ -28,6 +28,7 @@ import logging
 import secrets
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from urllib.parse import parse_qsl
 
@@ -90,8 +91,13 @@ def _argument(item: object, index: int) -> str:
 class TaskRunner:
     """Runs task images, one container per call, bounded by each function's scale.max."""
 
-    def __init__(self, lifecycle: Lifecycle) -> None:
+    def __init__(
+        self, lifecycle: Lifecycle, spawn: Callable[[Awaitable[None]], None] | None = None
+    ) -> None:
         self.lifecycle = lifecycle
+        # Removal runs after the answer (the pool's background tasks, awaited at shutdown):
+        # the caller does not wait for Docker to delete an exited container.
+        self._spawn = spawn
         self._running: dict[str, int] = defaultdict(int)
         self._freed: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self._network_ready = False
@@ -178,7 +184,10 @@ class TaskRunner:
             return await self._answer(spec, container_id, code)
         finally:
             if container_id is not None:
-                await asyncio.shield(self._remove(container_id))
+                if self._spawn is not None:
+                    self._spawn(self._remove(container_id))
+                else:
+                    await asyncio.shield(self._remove(container_id))
 
     async def _answer(self, spec: FunctionSpec, container_id: str, code: int) -> CallResponse:
         limit = self.settings.max_response

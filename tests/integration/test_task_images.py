@@ -34,7 +34,7 @@ def test_arguments_in_stdout_out_and_nothing_left(
     assert by_query.json() == {"args": ["a", "b"]}
     bad = gateway.http.post("/function/vote", json={"voter": 7})
     assert bad.status_code == 400 and "body" in bad.text
-    assert containers() == []  # removed before each answer
+    wait_until(lambda: containers() == [], 10, 0.02)  # removed right after each answer
 
 
 def test_exit_codes_timeouts_and_oom(gateway: Gateway, user_image: Callable[[str], str]) -> None:
@@ -48,7 +48,7 @@ def test_exit_codes_timeouts_and_oom(gateway: Gateway, user_image: Callable[[str
     assert slow.status_code == 504, slow.text
     oom = gateway.http.post("/function/vote", json=["oom"])
     assert oom.status_code == 502 and oom.json()["error"]["code"] == "oom", oom.text
-    assert containers() == []
+    wait_until(lambda: containers() == [], 10, 0.02)
 
 
 def test_scale_max_bounds_concurrent_runs(
@@ -88,4 +88,4 @@ def test_async_calls_go_through_the_queue(
     wait_until(done, 60, 0.05)
     assert records[-1]["status"] == "succeeded", records[-1]
     assert json.loads(records[-1]["result"]["body"]) == {"args": ["voter-9", "no"]}
-    assert containers() == []
+    wait_until(lambda: containers() == [], 10, 0.02)
