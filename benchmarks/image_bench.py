@@ -6,7 +6,8 @@ H1  cold start of an HTTP image (`contract: http`) through the gateway, request 
 H2  warm call through the gateway vs a direct keep-alive call to the container's port.
                                                                         target: <= B + 300 us
 T1  one call of a task image (`contract: task`, one container per call) vs `docker run --rm`
-    of the same image with the same arguments.                          target: <= 0.9 x B
+    of the same image with the same arguments (`--hardened-run`: with the limits and hardening
+    faas gives it: 0.5 CPU, 128 MiB, read-only, uid 10001, ...).       target: <= 0.9 x B
 
 The images are tests/fixtures/images/{http_echo,task_echo} built on FAAS_BASE_IMAGE. The script
 starts its own redis-server and gateway (FAAS_HOME in a temp folder) and removes what it made.
@@ -196,8 +197,17 @@ def faas_task(gw: httpx.Client, phases: list[dict[str, float]]) -> float:
     return elapsed
 
 
-def docker_run(image: str) -> float:
-    argv = ["docker", "run", "--rm", "--network", "none", image, "voter-1", "yes"]
+# The limits and hardening faas gives the task's container (faas.pool.hardening's defaults).
+HARDENED_RUN = [
+    "--user", "10001:10001", "--read-only", "--tmpfs", "/tmp:rw,size=64m,mode=1777",
+    "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--pids-limit", "128",
+    "--memory", "128m", "--cpus", "0.5",
+]  # fmt: skip
+
+
+def docker_run(image: str, hardened: bool = False) -> float:
+    flags = HARDENED_RUN if hardened else []
+    argv = ["docker", "run", "--rm", "--network", "none", *flags, image, "voter-1", "yes"]
     t0 = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
@@ -223,6 +233,9 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=4, help="H1 samples per side per round")
     parser.add_argument("--warm", type=int, default=200, help="H2 samples per side per round")
     parser.add_argument("--tasks", type=int, default=5, help="T1 samples per side per round")
+    parser.add_argument(
+        "--hardened-run", action="store_true", help="T1 baseline: docker run with faas's limits too"
+    )
     parser.add_argument("--port", type=int, default=0, help="the gateway's port (default: free)")
     parser.add_argument("--out", type=Path, help="write the figures as JSON here")
     args = parser.parse_args()
@@ -272,7 +285,9 @@ def main() -> None:
                 elif series == "T1":
                     samples[series] += [faas_task(gw, phases) for _ in range(args.tasks)]
                 else:
-                    samples[series] += [docker_run(task_image) for _ in range(args.tasks)]
+                    samples[series] += [
+                        docker_run(task_image, args.hardened_run) for _ in range(args.tasks)
+                    ]
         report(samples, phases, load, os.getloadavg(), args)
     finally:
         gw.delete("/system/function/echo")
@@ -313,7 +328,8 @@ def report(
     t1 = s["T1"].p50 / s["T1-B"].p50
     print(f"H1 cold: faas p50 - SDK p50 = {h1:+.1f} ms (target <= +15 ms)")
     print(f"H2 warm: faas p50 - direct p50 = {h2:+.0f} us (target <= +300 us)")
-    print(f"T1 task: faas p50 / docker run --rm p50 = {t1:.2f}x (target <= 0.9x)")
+    what = "docker run --rm with faas's limits" if args.hardened_run else "docker run --rm"
+    print(f"T1 task: faas p50 / {what} p50 = {t1:.2f}x (target <= 0.9x)")
     create = sorted(p.get("create", 0.0) for p in phases)
     if create:
         print(f"T1 create phase p50 {create[len(create) // 2]:.1f} ms of the task call")
