@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -162,6 +163,22 @@ def test_faas_deploy_builds_a_folder_dockerfile_and_uses_local_images(
     assert record["image"].startswith("faas/function:")
     assert image.labels["faas.managed"] == "true" and image.labels["faas.code-hash"]
     assert gateway.http.get("/function/echo/x").json()["path"] == "/x"
+    described = subprocess.run([*cli, "describe", "echo"], env=env, capture_output=True, text=True)
+    assert "contract:     http (port 8080)" in described.stdout, described.stderr
+    assert "relaxed:      nothing" in described.stdout
+    # Async calls go through the queue like any call.
+    queued = gateway.http.post("/async-function/echo/queued", content=b"later")
+    assert queued.status_code == 202, queued.text
+    call_id = queued.json()["call_id"]
+    records: list[dict[str, Any]] = []
+
+    def done() -> bool:
+        records.append(gateway.http.get(f"/system/calls/{call_id}").json())
+        return records[-1]["status"] in ("succeeded", "failed", "dead")
+
+    wait_until(done, 60, 0.05)
+    assert records[-1]["status"] == "succeeded", records[-1]
+    assert json.loads(records[-1]["result"]["body"])["body"] == "later"
     # `image:` names an existing local image; a missing one is a one-line error naming it.
     (folder / "faas.yaml").write_text(f"name: echo\nimage: {user_image('http_echo')}\n")
     done = subprocess.run([*cli, "deploy", str(folder)], env=env, capture_output=True, text=True)

@@ -64,6 +64,9 @@ def test_scale_max_bounds_concurrent_runs(
     )
     first.start()
     wait_until(lambda: len(containers()) == 1, 20, 0.02)
+    (running,) = containers()
+    assert running.labels["faas.role"] == "task" and running.labels["faas.managed"] == "true"
+    assert running.labels["faas.gateway"] == gateway.id and running.labels["faas.stack"]
     over = gateway.http.post("/function/vote", json=["x"])
     first.join()
     assert over.status_code == 429, over.text
