@@ -285,6 +285,8 @@ class GenericPool:
             reason = self.status
         if spec.secrets:
             reason = "it names secrets, mounted only when a container is created"
+        if spec.contract != "native":
+            reason = f"an image function (`contract: {spec.contract}`): not faas's runtime"
         return {
             "eligible": reason is None,
             "reason": reason,
