@@ -137,6 +137,12 @@ MANIFEST = {
                 "keyspace": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}
             },
         },
+        # Image functions (faas.manifest.images): HTTP images and task images.
+        "contract": {"enum": ["native", "http", "task"]},
+        "image": {"type": "string", "description": "an existing local image (repo:tag)"},
+        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+        "readonly_root_filesystem": {"type": "boolean"},
+        "image_user": {"type": "boolean"},
     },
 }
 

@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from faas.errors import BadRequest, FaasError, ManifestError
+from faas.manifest.images import describe_image
 from faas.manifest.spec import FunctionSpec, check_name, parse_manifest
 from faas.pool.invoker import Invoker
 from faas.pool.lifecycle import Lifecycle
@@ -201,6 +202,7 @@ def _describe(request: Request, record: FunctionRecord) -> dict[str, Any]:
     data["config"] = masked_config(data["config"])
     data["url"] = f"{str(request.base_url).rstrip('/')}/function/{record.name}"
     data.update(invoker.describe(record.name))
+    data.update(describe_image(record.spec))  # contract and relaxations of an image function
     return data
 
 

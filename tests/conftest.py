@@ -31,6 +31,7 @@ from faas.engines.fake import FakeEngine
 from faas.errors import FaasError
 from faas.manifest.spec import load_manifest
 from faas.settings import DEFAULT_BASE_IMAGE, Settings
+from tests.integration.image_fixtures import user_image  # noqa: F401  (a fixture: images users bring)
 
 CI = os.environ.get("CI") == "true"
 FIXTURES = Path(__file__).parent / "fixtures" / "functions"

@@ -7,14 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from faas.build.images import BuiltImage, ImageBuilder, build_function_image
+from faas.build.images import BuiltImage, build_function_image
+from faas.build.user_image import UserImageBuilder, build_user_image
 from faas.errors import ManifestError
 from faas.manifest.spec import MANIFEST_FILE, FunctionSpec, load_manifest
 from faas.settings import Settings
 
 
 def build_folder(
-    backend: ImageBuilder,
+    backend: UserImageBuilder,
     folder: Path,
     settings: Settings,
     progress: Callable[[str], None] = lambda line: None,
@@ -26,6 +27,8 @@ def build_folder(
         if not exc.field:
             raise  # file-level problems already name the file
         raise ManifestError(exc.field, f"{folder / MANIFEST_FILE}: {exc.message}") from None
+    if spec.contract != "native":  # an image function: its own Dockerfile, or `image:`
+        return spec, build_user_image(backend, folder, spec, progress)
     built = build_function_image(
         backend,
         folder,

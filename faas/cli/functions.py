@@ -113,8 +113,14 @@ def describe(ctx: Context, name: str) -> None:
     click.echo(f"name:         {r['name']}")
     click.echo(f"url:          {r['url']}")
     click.echo(f"image:        {r['image']}")
-    lang = cfg.get("lang", "python")
-    click.echo(f"handler:      {cfg['handler']}" + ("" if lang == "python" else f"   lang: {lang}"))
+    if r.get("contract"):  # an image function (faas.manifest.images)
+        click.echo(f"contract:     {r['contract']} (port {r['port']})")
+        relaxed = "; ".join(r.get("relaxed") or []) or "nothing (all hardening defaults on)"
+        click.echo(f"relaxed:      {relaxed}")
+    else:
+        lang = cfg.get("lang", "python")
+        lang_note = "" if lang == "python" else f"   lang: {lang}"
+        click.echo(f"handler:      {cfg['handler']}{lang_note}")
     for key in ("labels", "annotations"):
         if cfg.get(key):
             pairs = ", ".join(f"{k}={v}" for k, v in cfg[key].items())

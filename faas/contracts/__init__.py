@@ -5,15 +5,17 @@ network: what the engine must arrange), answers one readiness check while it sta
 its `Endpoint` once it answers; the endpoint sends calls. `native` is faas's own runtime over a
 Unix socket or TCP (`transport`: the keep-alive HTTP client on the warm path).
 
-Two contracts to come, one module each; the pool's only change is the choice (today
-`faas.pool.lifecycle` always uses the native contract; then it takes a function's contract from
-its manifest, and sees only `Contract` and `Endpoint` for function instances).
+`faas.pool.lifecycle` takes a function's contract from its manifest (`contract:`, chosen in
+`faas.pool.contracts`) and sees only `Contract` and `Endpoint` for function instances; generic
+runtime containers stay native (their `/_/load`).
 
-An HTTP-image contract (`http.py`, for images such as OpenFaaS watchdog ones) places the
+The HTTP-image contract (`http_image.py`, for images such as OpenFaaS watchdog ones) places the
 instance on the functions' network with no environment or binds (`over_network`), is ready once
-`GET /_/health` answers 200 or, for images without it, once port 8080 accepts a connection, and
+`GET /_/health` answers 200 (or 404: an image without it) on its `port` (8080 by default), and
 its endpoint forwards the call as plain HTTP (the path without `/call`, hop-by-hop headers
 stripped, chunked answers read to the end) over a `transport.Channel` to the instance's address.
+Task images (`contract: task`) have no long-lived instance: `faas.pool.tasks` runs one
+container per call.
 A Lambda contract (`lambda_.py`, for images with the Runtime Interface Emulator) places it the
 same way, is ready once port 8080 accepts a connection, and its endpoint encodes the call as an
 API Gateway proxy event `POST /2015-03-31/functions/function/invocations` and decodes the proxy

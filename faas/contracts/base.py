@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 # Headers that describe one HTTP connection, not the message: never forwarded across a hop.
 HOP_BY_HOP = frozenset(
@@ -70,7 +70,10 @@ class Placement:
     over_network: bool = False  # reached at the instance's address on `network`
 
 
-class Contract(Protocol):
+E_co = TypeVar("E_co", bound=Endpoint, covariant=True)
+
+
+class Contract(Protocol[E_co]):
     """How the instances of one kind of function listen, answer readiness and take calls."""
 
     def place(self, token: str, wants_network: bool) -> Placement:
@@ -80,7 +83,7 @@ class Contract(Protocol):
     async def ready(self, placement: Placement, host: str) -> bool:
         """One readiness check; `host` is the instance's address when `over_network`, else ""."""
 
-    def endpoint(self, placement: Placement, host: str) -> Endpoint:
+    def endpoint(self, placement: Placement, host: str) -> E_co:
         """The endpoint of a ready instance."""
 
     def release(self, placement: Placement) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import socket
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -167,13 +168,18 @@ class _Connection(asyncio.Protocol):
         return Response(status, headers, body)
 
 
-async def _connect(address: Address, max_body: int | None = None) -> _Connection:
+ConnectionFactory = Callable[[int | None], _Connection]
+
+
+async def _connect(
+    address: Address, max_body: int | None = None, factory: ConnectionFactory = _Connection
+) -> _Connection:
     loop = asyncio.get_running_loop()
     if address.path:
-        _, conn = await loop.create_unix_connection(lambda: _Connection(max_body), address.path)
+        _, conn = await loop.create_unix_connection(lambda: factory(max_body), address.path)
     else:
         _, conn = await loop.create_connection(
-            lambda: _Connection(max_body), address.host, address.port
+            lambda: factory(max_body), address.host, address.port
         )
         sock = conn.transport.get_extra_info("socket") if conn.transport else None
         if sock is not None:
@@ -184,9 +190,15 @@ async def _connect(address: Address, max_body: int | None = None) -> _Connection
 class Channel:
     """A pool of keep-alive connections to one runtime instance."""
 
-    def __init__(self, address: Address, max_body: int | None = None) -> None:
+    def __init__(
+        self,
+        address: Address,
+        max_body: int | None = None,
+        factory: ConnectionFactory = _Connection,  # another HTTP subset (faas.contracts.http_image)
+    ) -> None:
         self.address = address
         self.max_body = max_body  # of a response: larger ones fail with ResponseTooLarge
+        self._factory = factory
         self._idle: deque[_Connection] = deque()
         self._closed = False
 
@@ -215,7 +227,7 @@ class Channel:
             self._release(conn)
             return response
         try:
-            conn = await _connect(self.address, self.max_body)
+            conn = await _connect(self.address, self.max_body, self._factory)
         except OSError as exc:
             if sent:  # the runtime is gone, but it may have died running this very request
                 raise ConnectionLost("the function closed the connection before answering") from exc

@@ -127,6 +127,13 @@ class Engine(Protocol):
         `until` (epoch seconds, inclusive), the last `tail` of them, and of those only the
         newest whole entries that fit in `max_bytes` (a log is never read whole into memory)."""
 
+    async def wait(self, container_id: str) -> int:
+        """Block until the instance exits; its exit code (task images)."""
+
+    async def output(self, container_id: str, stream: str, max_bytes: int) -> bytes:
+        """The first `max_bytes` (+1, to tell it was cut) of its `stream`, "stdout" or
+        "stderr", without timestamps (task images: stdout is the answer)."""
+
     def events(self, labels: Mapping[str, str]) -> AsyncIterator[ContainerEvent]:
         """Deaths of matching instances until the stream breaks (`EngineUnavailable`)."""
 

@@ -46,6 +46,7 @@ imports `faas.runtime` in 13 (`-I` instead of `-S` costs 2-25 ms more, site and 
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import builtins
 import os
@@ -293,6 +294,19 @@ class FakeEngine:
         if instance is None:
             return b""
         return instance.log.render(tail, since, timestamps, until, max_bytes)
+
+    async def wait(self, container_id: str) -> int:
+        while True:
+            state = await self.state(container_id)
+            if not state.running:
+                return state.exit_code if state.exit_code is not None else -1
+            await asyncio.sleep(0.005)
+
+    async def output(self, container_id: str, stream: str, max_bytes: int) -> bytes:
+        """The fake keeps one log of both streams: all of it counts as stdout."""
+        if stream != "stdout":
+            return b""
+        return (await self.logs(container_id))[: max_bytes + 1]
 
     async def events(self, labels: Mapping[str, str]) -> AsyncIterator[ContainerEvent]:
         self._enter("events")

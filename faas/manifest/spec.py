@@ -18,6 +18,7 @@ from faas.errors import FunctionNotFound, ManifestError
 from faas.manifest.api import API_FIELDS, ApiPolicy, inline_schema_file, parse_api
 from faas.manifest.cron import parse_schedule
 from faas.manifest.openfaas import DEFAULT_LANG, parse_lang, parse_metadata
+from faas.manifest.images import IMAGE_DEFAULTS, IMAGE_FIELDS, parse_image_fields
 from faas.manifest.secret_names import validate_secret_name
 from faas.units import format_duration, format_size, parse_duration, parse_size
 
@@ -119,6 +120,15 @@ class FunctionSpec:
     lang: str = DEFAULT_LANG
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    # How the gateway talks to it (faas.contracts): faas's runtime, an image serving HTTP on
+    # `port`, or an image run once per call with arguments (`task`). See faas.manifest.images.
+    contract: str = "native"
+    image: str = ""  # an existing image to run instead of building the folder
+    port: int = 8080
+    # What OpenFaaS lets a function relax (and `faas describe` reports): a writable root
+    # filesystem, and the image's own user instead of faas's unprivileged uid.
+    readonly_root_filesystem: bool = True
+    image_user: bool = False
 
     def to_manifest(self) -> dict[str, Any]:
         """The manifest as a user would write it (round-trips through `parse_manifest`)."""
@@ -139,6 +149,9 @@ class FunctionSpec:
                 del data[key]
             elif key != "lang":
                 data[key] = dict(data[key])
+        for key, default in IMAGE_DEFAULTS.items():  # old manifests round-trip unchanged
+            if data[key] == default:
+                del data[key]
         return data
 
 
@@ -160,6 +173,7 @@ _FIELDS = {
     "lang",
     "labels",
     "annotations",
+    *IMAGE_FIELDS,
 }
 
 
@@ -175,6 +189,8 @@ def load_manifest(folder: Path) -> FunctionSpec:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ManifestError("", f"{path} is not valid YAML: {_yaml_problem(exc)}") from None
     spec = parse_manifest(inline_schema_file(data if data is not None else {}, folder))
+    if spec.contract != "native":  # an image: no handler module to look for
+        return spec
     module = spec.handler.rsplit(".", 1)[0].replace(".", "/")
     if not (folder / f"{module}.py").is_file() and not (folder / module / "__init__.py").is_file():
         raise ManifestError("handler", f"module {module}.py not found in {folder}")
@@ -231,6 +247,7 @@ def parse_manifest(data: object) -> FunctionSpec:
     values["lang"] = parse_lang(data.get("lang", DEFAULT_LANG))
     values["labels"] = parse_metadata(data.get("labels", {}), "labels")
     values["annotations"] = parse_metadata(data.get("annotations", {}), "annotations")
+    values.update(parse_image_fields(data))
     return FunctionSpec(**values)
 
 

@@ -44,7 +44,7 @@ START_RETRY = 10.0  # seconds before trying again after a spare failed to start
 @dataclass
 class Spare:
     shape: Shape
-    started: Started
+    started: Started[NativeEndpoint]
 
 
 class GenericPool:
@@ -109,7 +109,8 @@ class GenericPool:
 
         `room(bytes)` says whether the memory budget has room for another container.
         """
-        if spec.secrets:  # its files are mounted at creation: a spare cannot take them on
+        # Secret files are mounted at creation, and only native runtimes take `/_/load`.
+        if spec.secrets or spec.contract != "native":
             self.forget(name)
             return
         previous = self._functions.get(name)
@@ -188,10 +189,17 @@ class GenericPool:
             self._starting[shape] = self._starting.get(shape, 0) + 1
             self._spawn(self._start(shape))
 
-    def take(self, spec: FunctionSpec, image: str) -> tuple[Started, list[CodeFile]] | None:
+    def take(
+        self, spec: FunctionSpec, image: str
+    ) -> tuple[Started[NativeEndpoint], list[CodeFile]] | None:
         """A spare that can become `spec` (newest first), with the code to load; None if none."""
         code = self._code.get(image)
-        if not isinstance(code, list) or spec.secrets or spec.redis is not None:
+        if (
+            not isinstance(code, list)
+            or spec.secrets
+            or spec.redis is not None
+            or spec.contract != "native"
+        ):
             return None  # secret files and a binding's credentials come with its own container
         shape = Shape.of(spec)
         for index in range(len(self._spares) - 1, -1, -1):
@@ -277,6 +285,8 @@ class GenericPool:
             reason = self.status
         if spec.secrets:
             reason = "it names secrets, mounted only when a container is created"
+        if spec.contract != "native":
+            reason = f"an image function (`contract: {spec.contract}`): not faas's runtime"
         return {
             "eligible": reason is None,
             "reason": reason,
@@ -344,7 +354,7 @@ class GenericPool:
             self._spares.remove(spare)
         self._spawn(self._remove_container(spare.started))
 
-    async def _remove_container(self, started: Started) -> None:
+    async def _remove_container(self, started: Started[NativeEndpoint]) -> None:
         try:
             await self.lifecycle.remove(started.container_id, started.endpoint)
         except FaasError as exc:  # the reconcile at next start removes it

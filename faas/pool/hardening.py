@@ -35,7 +35,7 @@ def function_container(
     `service_env` tells a function with network where the gateway and Redis are."""
     env = dict(service_env or {})
     env.update(function_env(spec))
-    return _hardened(
+    cfg = _hardened(
         image,
         container_name,
         function_labels(spec.name, gateway_id, stack_id),
@@ -43,11 +43,26 @@ def function_container(
         Shape.of(spec),
         placement,
     )
+    return relax(cfg, spec)
+
+
+def relax(cfg: ContainerConfig, spec: FunctionSpec) -> ContainerConfig:
+    """An image function's OpenFaaS-style relaxations (faas.manifest.images); nothing else."""
+    if spec.contract == "native":
+        return cfg
+    return replace(
+        cfg,
+        read_only=spec.readonly_root_filesystem,
+        user="" if spec.image_user else cfg.user,  # "": the image's own USER
+    )
 
 
 def function_env(spec: FunctionSpec) -> dict[str, str]:
     """What the function's process sees: its manifest's environment plus the runtime's own."""
     env = dict(spec.environment)
+    if spec.contract != "native":  # not faas's runtime: only its name, as OpenFaaS does
+        env.update(FAAS_FUNCTION_NAME=spec.name)
+        return env
     env.update(
         FAAS_FUNCTION_NAME=spec.name,
         FAAS_HANDLER=spec.handler,

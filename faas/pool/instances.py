@@ -77,7 +77,7 @@ class Instances:
     def tracks(self, container_id: str) -> bool:
         return container_id in self._by_container
 
-    def _bind(self, pool: FunctionPool, instance: Instance, started: Started) -> None:
+    def _bind(self, pool: FunctionPool, instance: Instance, started: Started[Any]) -> None:
         instance.container_id = started.container_id
         instance.endpoint = started.endpoint
         self._by_container[started.container_id] = (pool, instance)

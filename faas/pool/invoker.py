@@ -29,6 +29,7 @@ from faas.pool.lifecycle import Lifecycle
 from faas.pool.metrics import Metrics
 from faas.pool.policy import Create, FunctionPool, Instance, Reuse, StartKind, State, Wait
 from faas.pool.recent import RecentSyncCalls
+from faas.pool.tasks import TaskRunner
 from faas.pool.trace import CallTrace
 from faas.pool.upkeep import PoolUpkeep
 from faas.registry.store import FunctionRecord
@@ -83,6 +84,7 @@ class Invoker:
             clock=clock,
         )
         self.upkeep = PoolUpkeep(self.instances)
+        self.tasks = TaskRunner(lifecycle, self.instances.spawn)
         self._pools = self.instances.pools
         self.accounting = Accounting(
             metrics or Metrics(),
@@ -160,7 +162,11 @@ class Invoker:
         status = 0
         error: FaasError | None = None
         try:
-            response = await self._serve(pool, request, call_id, trace)
+            if record.spec.contract == "task":  # one container per call (faas.pool.tasks)
+                trace.attempt(StartKind.COLD)
+                response = await self.tasks.run(record.spec, record.image, request, call_id, trace)
+            else:
+                response = await self._serve(pool, request, call_id, trace)
             status = response.status
             trace.handler = response.handler_ms
         except FaasError as exc:

@@ -2,6 +2,8 @@
 
 `Lifecycle` is the pool's only way to an engine (`faas.engines.base.Engine`) and, for starting
 instances, to their contract (`faas.contracts.base.Contract`): it never blocks the loop itself.
+A function's contract comes from its manifest (`contract:`; `faas.pool.contracts`); generic
+runtime containers are always native (`/_/load` is the native runtime's).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from faas import keys
-from faas.contracts.base import Placement
+from faas.contracts.base import Contract, Endpoint, Placement
 from faas.contracts.native import NativeContract, NativeEndpoint
 from faas.contracts.transport import ConnectFailed
 from faas.engines.base import (
@@ -35,6 +38,7 @@ from faas.errors import (
     OutOfMemory,
 )
 from faas.manifest.spec import FunctionSpec
+from faas.pool.contracts import ContractChoice
 from faas.pool.hardening import Shape, function_container, generic_container
 from faas.pool.secret_files import SecretFiles, SecretValues
 from faas.registry.bindings import DataBindings
@@ -49,12 +53,15 @@ class ContainerGone(ConnectFailed):
     """The container had exited before the request was sent: it was never delivered."""
 
 
+E = TypeVar("E", bound=Endpoint)
+
+
 @dataclass
-class Started:
+class Started(Generic[E]):
     """A container that answers, and what starting it cost (milliseconds)."""
 
     container_id: str
-    endpoint: NativeEndpoint
+    endpoint: E
     create_ms: float
     start_ms: float
     ready_ms: float
@@ -80,7 +87,9 @@ class Lifecycle:
         self._bindings = bindings  # a bound function's own Redis user (`redis:` in faas.yaml)
         self._capacity: Capacity | None = None
         self._contract = NativeContract(settings)
-        self._placements: dict[str, Placement] = {}  # container id -> what `remove` releases
+        self._contracts = ContractChoice(settings, self._contract)
+        # container id -> what `remove` releases, and with which contract
+        self._placements: dict[str, tuple[Contract[Endpoint], Placement]] = {}
         self._events_readers: set[asyncio.Task[object]] = set()
         self._network_ready = False
         self.secret_files = SecretFiles(settings.secret_mounts, gateway_id, secrets)
@@ -155,7 +164,7 @@ class Lifecycle:
         for task in self._events_readers:
             task.cancel()
 
-    async def start(self, spec: FunctionSpec, image: str) -> Started:
+    async def start(self, spec: FunctionSpec, image: str) -> Started[Endpoint]:
         """Create and start a container for `spec`, return once its runtime accepts calls."""
         service_env = self._service_env(spec.network)
         if self._bindings is not None:  # refreshed on every start: survives a Redis restart
@@ -177,7 +186,10 @@ class Lifecycle:
             return self.secret_files.mount(cfg, secret_folder)
 
         try:
-            started = await self._launch(config, f"faas-{spec.name}", spec.network, spec)
+            contract = self._contracts.of(spec)
+            started: Started[Endpoint] = await self._launch(
+                contract, config, f"faas-{spec.name}", spec.network, spec
+            )
         except BaseException as exc:
             self.secret_files.discard(secret_folder)
             if isinstance(exc, ImageMissing):  # removed since the deploy: the answer is 502
@@ -186,7 +198,7 @@ class Lifecycle:
         self.secret_files.own(started.container_id, secret_folder)
         return started
 
-    async def start_generic(self, shape: Shape, image: str) -> Started:
+    async def start_generic(self, shape: Shape, image: str) -> Started[NativeEndpoint]:
         """Create and start a generic runtime container (no function loaded yet)."""
 
         def config(name: str, placement: Placement) -> ContainerConfig:
@@ -200,17 +212,17 @@ class Lifecycle:
                 service_env=self._service_env(shape.network),
             )
 
-        return await self._launch(config, "faas-generic", shape.network, None)
+        return await self._launch(self._contract, config, "faas-generic", shape.network, None)
 
     async def _launch(
         self,
+        contract: Contract[E],
         config: Callable[[str, Placement], ContainerConfig],
         prefix: str,
         network: bool,
         spec: FunctionSpec | None,
-    ) -> Started:
+    ) -> Started[E]:
         token = secrets.token_hex(6)
-        contract = self._contract
         placement = contract.place(token, network)
         container_id: str | None = None
         try:
@@ -226,7 +238,7 @@ class Lifecycle:
             if placement.over_network:
                 assert placement.network is not None
                 host = await self.engine.address(container_id, placement.network)
-            await self._wait_ready(spec, container_id, placement, host)
+            await self._wait_ready(contract, spec, container_id, placement, host)
             t3 = time.perf_counter()
         except BaseException:
             try:
@@ -235,11 +247,11 @@ class Lifecycle:
             finally:
                 contract.release(placement)
             raise
-        self._placements[container_id] = placement
+        self._placements[container_id] = (contract, placement)
         endpoint = contract.endpoint(placement, host)
         return Started(container_id, endpoint, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3)
 
-    async def remove(self, container_id: str, endpoint: NativeEndpoint | None = None) -> None:
+    async def remove(self, container_id: str, endpoint: Endpoint | None = None) -> None:
         """Kill and remove the instance, and release its placement (socket folder)."""
         try:
             await self.engine.remove(container_id)
@@ -247,9 +259,9 @@ class Lifecycle:
             if endpoint is not None:
                 endpoint.close()
             self.secret_files.release(container_id)
-            placement = self._placements.pop(container_id, None)
-            if placement is not None:
-                self._contract.release(placement)
+            placed = self._placements.pop(container_id, None)
+            if placed is not None:
+                placed[0].release(placed[1])
 
     async def logs(
         self,
@@ -318,7 +330,12 @@ class Lifecycle:
         return env
 
     async def _wait_ready(
-        self, spec: FunctionSpec | None, container_id: str, placement: Placement, host: str
+        self,
+        contract: Contract[E],
+        spec: FunctionSpec | None,
+        container_id: str,
+        placement: Placement,
+        host: str,
     ) -> None:
         """Poll the contract's readiness check until it passes (a native runtime binds only
         after loading the handler; a generic one, `spec` None, binds at once)."""
@@ -327,7 +344,7 @@ class Lifecycle:
         deadline = loop.time() + self.settings.ready_timeout
         next_check = loop.time() + _STATE_CHECK_INTERVAL
         delay = 0.001
-        while not await self._contract.ready(placement, host):
+        while not await contract.ready(placement, host):
             now = loop.time()
             if now >= next_check:
                 next_check = now + _STATE_CHECK_INTERVAL

@@ -231,9 +231,12 @@ class Maintenance:
         found = await engine.owned()  # [] until the registry says which stack is ours
         removed = 0
         for container in found:
-            if container.labels.get(keys.LABEL_ROLE) not in keys.POOLED_ROLES:
+            role = container.labels.get(keys.LABEL_ROLE)
+            if role not in keys.POOLED_ROLES and role != keys.ROLE_TASK:
                 continue
             owner = container.labels.get(keys.LABEL_GATEWAY, "")
+            if owner == engine.gateway_id and role == keys.ROLE_TASK:
+                continue  # its runner (faas.pool.tasks) removes it once it has read the output
             if owner == engine.gateway_id:
                 # Ours: the pool tracks it. One it no longer tracks that has stopped is left
                 # from a removal that failed (an engine restart stops containers, then refuses

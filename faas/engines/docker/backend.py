@@ -352,6 +352,27 @@ class DockerBackend:
             for c in found
         ]
 
+    def wait(self, container_id: str) -> int:
+        """Block until the container exits; its exit code."""
+        with _translated("wait for a container"):
+            return int(self._api.wait(container_id, timeout=None)["StatusCode"])
+
+    def output(self, container_id: str, stream: str, max_bytes: int) -> bytes:
+        """The first `max_bytes` + 1 bytes of the container's stdout or stderr."""
+        out = bytearray()
+        with _translated("read a container's output"):
+            for chunk in self._api.logs(
+                container_id,
+                stdout=stream == "stdout",
+                stderr=stream == "stderr",
+                stream=True,
+                follow=False,
+            ):
+                out += chunk
+                if len(out) > max_bytes:
+                    break
+        return bytes(out[: max_bytes + 1])
+
     def logs(
         self,
         container_id: str,

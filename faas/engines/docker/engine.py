@@ -87,6 +87,12 @@ class DockerEngine:
 
         return await self._run(read)
 
+    async def wait(self, container_id: str) -> int:
+        return await self._run(self._backend.wait, container_id)
+
+    async def output(self, container_id: str, stream: str, max_bytes: int) -> bytes:
+        return await self._run(self._backend.output, container_id, stream, max_bytes)
+
     async def events(self, labels: Mapping[str, str]) -> AsyncIterator[ContainerEvent]:
         """Docker's blocking event stream, read by a thread of its own (it never ends by
         itself): closing or cancelling this iterator closes the stream and ends the thread."""
