@@ -39,6 +39,7 @@ from gateway.api_policy import ApiGateway
 from gateway.async_routes import ASYNC_ROUTES, AsyncCallApp
 from gateway.auth import RequireCredentials, control_plane_password
 from gateway.errors import HANDLERS
+from gateway.lambda_api import LambdaApiApp
 from gateway.routes import ROUTES
 from gateway.secret_routes import SECRET_ROUTES
 from gateway.sync_calls import SyncCallApp
@@ -148,8 +149,10 @@ def create_app(
     app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
     # Credentials guard the Starlette part only: the call paths in front of it stay open, but
     # for what a function's own manifest asks (ApiGateway: API keys, limits, CORS, schema).
-    control_plane = RequireCredentials(app, control_plane_password(settings))
-    return ApiGateway(SyncCallApp(AsyncCallApp(control_plane)))
+    password = control_plane_password(settings)
+    control_plane = RequireCredentials(app, password)
+    # The Lambda API checks its own credentials: boto3 signs with SigV4 (gateway.lambda_api).
+    return LambdaApiApp(ApiGateway(SyncCallApp(AsyncCallApp(control_plane))), password)
 
 
 async def _deploy_folders(

@@ -17,6 +17,7 @@ import yaml
 from faas.errors import FunctionNotFound, ManifestError
 from faas.manifest.api import API_FIELDS, ApiPolicy, inline_schema_file, parse_api
 from faas.manifest.cron import parse_schedule
+from faas.manifest.lambda_options import LambdaOptions, parse_contract, parse_lambda_options
 from faas.manifest.secret_names import validate_secret_name
 from faas.units import format_duration, format_size, parse_duration, parse_size
 
@@ -113,6 +114,8 @@ class FunctionSpec:
     api: ApiPolicy | None = None  # auth, rate_limit, quota, cors, ... (faas.manifest.api)
     secrets: tuple[str, ...] = ()  # mounted as files at /var/openfaas/secrets/NAME
     redis: RedisBinding | None = None
+    contract: str = "native"  # or lambda: handler(event, context) as on AWS Lambda
+    lambda_options: LambdaOptions | None = None  # `lambda:`, for `contract: lambda`
 
     def to_manifest(self) -> dict[str, Any]:
         """The manifest as a user would write it (round-trips through `parse_manifest`)."""
@@ -128,6 +131,11 @@ class FunctionSpec:
         data["secrets"] = list(self.secrets)
         if self.redis is None:
             del data["redis"]
+        if self.contract == "native":
+            del data["contract"]
+        del data["lambda_options"]
+        if self.lambda_options is not None:
+            data["lambda"] = self.lambda_options.to_manifest()
         return data
 
 
@@ -146,6 +154,8 @@ _FIELDS = {
     *API_FIELDS,
     "secrets",
     "redis",
+    "contract",
+    "lambda",
 }
 
 
@@ -214,6 +224,8 @@ def parse_manifest(data: object) -> FunctionSpec:
     values["redis"] = _redis_binding(data.get("redis"))
     if values["redis"] is not None and not network:
         raise ManifestError("redis", "a Redis binding needs `network: true` to reach Redis")
+    values["contract"] = parse_contract(data)
+    values["lambda_options"] = parse_lambda_options(data, values["contract"])
     return FunctionSpec(**values)
 
 

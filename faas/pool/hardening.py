@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from faas import keys
 from faas.contracts.base import Placement
 from faas.engines.base import ContainerConfig
+from faas.manifest.lambda_options import lambda_runtime_env
 from faas.manifest.spec import FunctionSpec
 
 FUNCTION_UID = "10001:10001"  # no passwd entry needed; never root
@@ -52,6 +53,8 @@ def function_env(spec: FunctionSpec) -> dict[str, str]:
         FAAS_HANDLER=spec.handler,
         FAAS_CONCURRENCY=str(spec.concurrency),
     )
+    if spec.contract == "lambda":
+        env.update(lambda_runtime_env(spec.memory))
     return env
 
 
