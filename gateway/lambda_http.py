@@ -10,8 +10,9 @@ from typing import Any
 from starlette.types import Scope
 
 from faas.contracts.base import CallRequest
+from faas.lambda_events import api_gateway_event
 from faas.registry.store import FunctionRecord
-from gateway.lambda_shapes import JSON_HEADERS, api_gateway_event, proxy_error, proxy_response
+from gateway.lambda_shapes import JSON_HEADERS, proxy_error, proxy_response
 
 
 async def call_through_api_gateway(

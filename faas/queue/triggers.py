@@ -40,10 +40,10 @@ from typing import Any
 from faas import keys
 from faas.contracts.base import CallRequest
 from faas.errors import FaasError, Unavailable
+from faas.lambda_events import is_lambda, scheduled_event, sqs_event
 from faas.manifest.cron import Schedule, parse_schedule
 from faas.manifest.spec import ScheduleTrigger, StreamTrigger
 from faas.pool.invoker import Invoker
-from faas.queue.lambda_events import is_lambda, scheduled_event, sqs_event
 from faas.queue.records import CallKind, Message
 from faas.queue.retry import Failure, FailureKind, RetryPolicy, classify_error, classify_status
 from faas.queue.store import QueueStore
