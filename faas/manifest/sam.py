@@ -110,8 +110,8 @@ def parse_template(data: Mapping[str, Any], base: Path) -> SamTemplate:
                 _function(logical_id, properties, env, resources, params, base, template.skipped)
             )
         except ManifestError as exc:
-            field_name = f"{logical_id}.{exc.field}" if exc.field else logical_id
-            template.skipped.append(f"{field_name}: {exc.message}")
+            sep = "." if exc.field else ": "  # the message starts with the field, if any
+            template.skipped.append(f"{logical_id}{sep}{exc.message}")
         except (ValueError, TypeError, AttributeError, KeyError) as exc:  # odd shapes: reported
             template.skipped.append(f"{logical_id}: cannot read its properties ({exc})")
     return template
