@@ -132,6 +132,7 @@ def create_app(
                 "secrets": secrets_store,
                 "secret_watch": secret_watch,
                 "heartbeat": heartbeat,
+                "builder": backend,  # the Lambda API's CreateFunction builds uploaded code
             }
         finally:
             watching.cancel()

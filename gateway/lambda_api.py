@@ -3,7 +3,9 @@
     POST   /2015-03-31/functions/{name}/invocations     Invoke (RequestResponse, Event, DryRun)
     POST   /2014-11-13/functions/{name}/invoke-async/   InvokeAsync (the deprecated one)
     GET    /2015-03-31/functions/                       ListFunctions
+    POST   /2015-03-31/functions                        CreateFunction (a zip: lambda_deploy)
     GET    /2015-03-31/functions/{name}                 GetFunction
+    PUT    /2015-03-31/functions/{name}/code            UpdateFunctionCode (a zip)
     DELETE /2015-03-31/functions/{name}                 DeleteFunction
 
 `{name}` may be a name, `name:qualifier` or an ARN; faas has one version, `$LATEST`.
@@ -37,6 +39,7 @@ from gateway import sigv4
 from gateway.api_policy import _admit as admit_call  # the same key and limit checks as /function/
 from gateway.asgi import header, read_body, respond
 from gateway.auth import RequireCredentials
+from gateway.lambda_deploy import build_and_register, spec_from_request, zip_bytes
 from gateway.lambda_shapes import (
     JSON_HEADERS,
     AwsError,
@@ -54,6 +57,8 @@ _INVOKE = re.compile(r"/2015-03-31/functions/([^/]+)/invocations/?")
 _INVOKE_ASYNC = re.compile(r"/2014-11-13/functions/([^/]+)/invoke-async/?")
 _FUNCTION = re.compile(r"/2015-03-31/functions/([^/]+)/?")
 _LIST = re.compile(r"/2015-03-31/functions/?")
+_CODE = re.compile(r"/2015-03-31/functions/([^/]+)/code/?")
+MAX_UPLOAD = 70 * 1024 * 1024  # Lambda's 50 MB zip, base64-encoded in the JSON body
 _ARN = re.compile(r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:(.+)|\d{12}:function:(.+)")
 
 Headers = list[tuple[bytes, bytes]]
@@ -85,14 +90,25 @@ class LambdaApiApp:
         if match := _INVOKE_ASYNC.fullmatch(path):
             _allow(method, "POST")
             return await invoke(scope, receive, match.group(1), invocation_type="Event")
-        body = await read_body(scope, receive, MAX_SYNC_PAYLOAD)
+        body = await read_body(scope, receive, MAX_UPLOAD)
         self._check_credentials(scope, body)
         state = scope["state"]
         if _LIST.fullmatch(path):
+            if method == "POST":
+                return await create_function(state, body)
             _allow(method, "GET")
             records = await state["catalog"].all()
             listing = {"Functions": [configuration(r) for r in records]}
             return 200, list(JSON_HEADERS), json.dumps(listing).encode()
+        if match := _CODE.fullmatch(path):
+            _allow(method, "PUT")
+            record, _ = await _function(state, match.group(1), None)
+            request = _json_object(body)
+            if request.get("DryRun"):
+                return 200, list(JSON_HEADERS), json.dumps(configuration(record)).encode()
+            zipped = zip_bytes(request)
+            record = await build_and_register(state, record.spec, zipped)
+            return 200, list(JSON_HEADERS), json.dumps(configuration(record)).encode()
         if match := _FUNCTION.fullmatch(path):
             record, _ = await _function(state, match.group(1), _qualifier(scope))
             if method == "DELETE":
@@ -133,6 +149,30 @@ class LambdaApiApp:
                 "this operation needs the gateway's credentials (SigV4 with access key id "
                 "'admin', or HTTP Basic/Bearer)",
             )
+
+
+async def create_function(state: Any, body: bytes) -> tuple[int, Headers, bytes]:
+    request = _json_object(body)
+    given = request.get("FunctionName")
+    if not isinstance(given, str) or not given:
+        raise AwsError("InvalidParameterValueException", 400, "FunctionName is required")
+    name, _ = split_name(given)
+    spec = spec_from_request(name, request)
+    if name in {record.name for record in await state["catalog"].all()}:
+        message = f"Function already exist: {name} (use UpdateFunctionCode)"
+        raise AwsError("ResourceConflictException", 409, message)
+    record = await build_and_register(state, spec, zip_bytes(request.get("Code")))
+    return 201, list(JSON_HEADERS), json.dumps(configuration(record)).encode()
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body or b"{}")
+    except (ValueError, RecursionError):
+        value = None
+    if not isinstance(value, dict):
+        raise AwsError("InvalidRequestContentException", 400, "the body must be a JSON object")
+    return value
 
 
 def _allow(method: str, allowed: str) -> None:

@@ -69,6 +69,26 @@ LAMBDA_PATHS: dict[str, Any] = {
             "responses": {"200": {"description": "{Functions: [...]}"}, **_CONTROL, **_ERRORS},
         },
     },
+    "/2015-03-31/functions": {
+        "post": {
+            "summary": "Lambda CreateFunction from Code.ZipFile (control plane; built by faas)",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
+            "responses": {
+                "201": {"description": "FunctionConfiguration"},
+                "409": _aws_error("ResourceConflictException: it exists"),
+                **_CONTROL,
+                **_ERRORS,
+            },
+        },
+    },
+    "/2015-03-31/functions/{name}/code": {
+        "parameters": [_NAME],
+        "put": {
+            "summary": "Lambda UpdateFunctionCode from Code.ZipFile (control plane)",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
+            "responses": {"200": {"description": "FunctionConfiguration"}, **_CONTROL, **_ERRORS},
+        },
+    },
     "/2015-03-31/functions/{name}": {
         "parameters": [_NAME, _QUALIFIER],
         "get": {

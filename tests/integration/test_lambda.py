@@ -4,9 +4,11 @@ v1/v2 events through /function/, and the error and limit cases."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -206,3 +208,46 @@ def test_api_gateway_v1_event(gateway: Gateway, register: Register) -> None:
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == b"\x00\x01binary"
     assert event["headers"]["x-twice"] == "one"
+
+
+def test_create_update_and_delete_function_from_a_zip(gateway: Gateway) -> None:
+    client = lambda_client(gateway)
+
+    def zipped(greeting: str) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            code = (
+                f"def handler(event, context):\n    return {{'greeting': {greeting!r}, **event}}\n"
+            )
+            archive.writestr("lambda_function.py", code)
+        return buffer.getvalue()
+
+    created = client.create_function(
+        FunctionName="zipped", Runtime="python3.11", Role="arn:aws:iam::000000000000:role/x",
+        Handler="lambda_function.handler", Code={"ZipFile": zipped("hi")}, MemorySize=128,
+        Timeout=3, Environment={"Variables": {"MODE": "test"}},
+    )  # fmt: skip
+    assert (created["FunctionName"], created["MemorySize"], created["Timeout"]) == (
+        "zipped",
+        128,
+        3,
+    )
+    answer = client.invoke(FunctionName="zipped", Payload=b'{"n": 1}')
+    assert json.loads(answer["Payload"].read()) == {"greeting": "hi", "n": 1}
+    with pytest.raises(client.exceptions.ResourceConflictException):
+        client.create_function(
+            FunctionName="zipped", Runtime="python3.11", Role="r",
+            Handler="lambda_function.handler", Code={"ZipFile": zipped("x")},
+        )  # fmt: skip
+    client.update_function_code(FunctionName="zipped", ZipFile=zipped("hello"))
+    answer = client.invoke(FunctionName="zipped", Payload=b"{}")
+    assert json.loads(answer["Payload"].read()) == {"greeting": "hello"}
+    # An unsafe archive is refused before anything is written.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("../escape.py", "x = 1\n")
+    with pytest.raises(client.exceptions.InvalidParameterValueException):
+        client.update_function_code(FunctionName="zipped", ZipFile=buffer.getvalue())
+    client.delete_function(FunctionName="zipped")
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.invoke(FunctionName="zipped", Payload=b"{}")
