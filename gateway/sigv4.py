@@ -6,14 +6,17 @@ plane's password as the secret key; the signature is recomputed as botocore comp
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import hmac
 import re
+import time
 from urllib.parse import quote
 
 from faas import credentials
 
 ALGORITHM = "AWS4-HMAC-SHA256"
+MAX_SKEW = 15 * 60.0  # AWS's window: an older (or future) signed request is not replayed
 _FIELDS = re.compile(r"(Credential|SignedHeaders|Signature)=([^,\s]+)")
 
 
@@ -36,7 +39,7 @@ def verify(
     fields = dict(_FIELDS.findall((values.get("authorization") or [""])[0]))
     credential = fields.get("Credential", "").split("/")
     amz_date = (values.get("x-amz-date") or [""])[0]
-    if len(credential) != 5 or "Signature" not in fields or not amz_date:
+    if len(credential) != 5 or "Signature" not in fields or not _fresh(amz_date):
         return False
     key_id, date, region, service, terminator = credential
     signed = fields.get("SignedHeaders", "").split(";")
@@ -60,3 +63,12 @@ def verify(
     # Both compared, whatever the first says: the time taken tells nothing about either.
     user_ok = hmac.compare_digest(key_id.encode(), credentials.ADMIN_USER.encode())
     return user_ok & hmac.compare_digest(expected.encode(), fields["Signature"].encode())
+
+
+def _fresh(amz_date: str) -> bool:
+    """X-Amz-Date (20240101T120000Z) within MAX_SKEW of now."""
+    try:
+        signed = calendar.timegm(time.strptime(amz_date, "%Y%m%dT%H%M%SZ"))
+    except ValueError:
+        return False
+    return abs(time.time() - signed) <= MAX_SKEW

@@ -205,6 +205,8 @@ def test_sigv4_as_botocore_signs_it() -> None:
     assert sigv4.verify(*args, "s3cret")
     assert not sigv4.verify(*args, "other")
     assert not sigv4.verify("GET", path.encode(), query.encode(), headers, b"{x}", "s3cret")
+    stale = [(k, b"20200101T000000Z" if k == b"x-amz-date" else v) for k, v in headers]
+    assert not sigv4.verify("GET", path.encode(), query.encode(), stale, b"{}", "s3cret")
 
 
 # -- SAM --------------------------------------------------------------------------------------
