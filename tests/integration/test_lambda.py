@@ -251,3 +251,22 @@ def test_create_update_and_delete_function_from_a_zip(gateway: Gateway) -> None:
     client.delete_function(FunctionName="zipped")
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.invoke(FunctionName="zipped", Payload=b"{}")
+
+
+def test_a_lambda_function_on_the_generic_runtime(
+    make_gateway: Callable[..., Gateway], register: Register
+) -> None:
+    gateway = make_gateway(FAAS_GENERIC_POOL="1")
+    register(gateway, ECHO)
+
+    def spares() -> int:
+        return int(gateway.http.get("/system/function/lambda-echo").json()["generic"]["spares"])
+
+    wait_until(lambda: spares() == 1, 60, 0.05)
+    answer = lambda_client(gateway).invoke(FunctionName="lambda-echo", Payload=b'{"g": 1}')
+    result = json.loads(answer["Payload"].read())
+    assert result["event"] == {"g": 1}
+    assert result["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "lambda-echo"  # set before the import
+    assert result["env"]["LAMBDA_TASK_ROOT"] == "/opt/faas/function"
+    calls = gateway.http.get("/system/function/lambda-echo").json()
+    assert calls.get("starts", {}).get("prewarm", 0) == 1, calls
