@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from faas import errors
+from faas.contracts.base import HOP_BY_HOP
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -67,6 +68,8 @@ def _shaped(result: dict[str, Any]) -> tuple[int, Headers, bytes]:
         data = base64.b64decode(str(body), validate=True)
     else:
         data = (body if isinstance(body, str) else json.dumps(body)).encode("utf-8")
+    # The gateway frames the response itself: a function's Content-Length or Connection goes.
+    headers = [(name, value) for name, value in headers if name not in HOP_BY_HOP]
     if not any(name == b"content-type" for name, _ in headers):
         headers.append((b"content-type", b"application/json"))
     return status, headers, data

@@ -125,6 +125,16 @@ def test_event_runs_once_through_the_durable_queue(gateway: Gateway, client: Any
     wait_until(lambda: state() == "succeeded", 30, 0.1)
     lines = gateway.http.get("/system/logs/lambda-echo").json()["lines"]
     assert sum("evt-7" in line for line in lines) == 1
+    # The deprecated InvokeAsync takes the same path.
+    assert client.invoke_async(FunctionName="lambda-echo", InvokeArgs=b"{}")["Status"] == 202
+
+
+def test_invoke_keeps_the_functions_api_keys(gateway: Gateway, register: Register) -> None:
+    register(gateway, ECHO, auth="api-key")
+    client = lambda_client(gateway)
+    with pytest.raises(client.exceptions.ClientError) as caught:
+        client.invoke(FunctionName="lambda-echo", Payload=b"{}")
+    assert caught.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
 def test_control_plane_operations_need_the_admin_signature(gateway: Gateway, client: Any) -> None:

@@ -161,6 +161,10 @@ def test_proxy_responses_as_api_gateway_makes_them() -> None:
         200, [(b"content-type", b"application/json")], b'{"plain": 1}'
     )  # fmt: skip
     assert proxy_response("apigateway-v1", {"plain": 1})[0] == 502  # v1 needs statusCode
+    framed = proxy_response(
+        "apigateway-v1", {"statusCode": 200, "headers": {"Content-Length": "9"}}
+    )
+    assert framed[1] == [(b"content-type", b"application/json")]
     assert proxy_response("apigateway-v2", {"statusCode": 99})[0] == 502
     assert proxy_response("apigateway-v2", {"statusCode": 200, "headers": {"a\nb": "x"}})[0] == 502
 
