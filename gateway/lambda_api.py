@@ -59,6 +59,7 @@ _FUNCTION = re.compile(r"/2015-03-31/functions/([^/]+)/?")
 _LIST = re.compile(r"/2015-03-31/functions/?")
 _CODE = re.compile(r"/2015-03-31/functions/([^/]+)/code/?")
 MAX_UPLOAD = 70 * 1024 * 1024  # Lambda's 50 MB zip, base64-encoded in the JSON body
+MAX_CONTROL_BODY = 64 * 1024
 _ARN = re.compile(r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:(.+)|\d{12}:function:(.+)")
 
 Headers = list[tuple[bytes, bytes]]
@@ -90,8 +91,15 @@ class LambdaApiApp:
         if match := _INVOKE_ASYNC.fullmatch(path):
             _allow(method, "POST")
             return await invoke(scope, receive, match.group(1), invocation_type="Event")
-        body = await read_body(scope, receive, MAX_UPLOAD)
-        self._check_credentials(scope, body)
+        # Credentials that need no body are checked before reading one; only the two uploads
+        # may be large.
+        signed = sigv4.is_sigv4(header(scope, b"authorization"))
+        if not signed:
+            self._check_credentials(scope, b"")
+        upload = (method == "POST" and _LIST.fullmatch(path)) or _CODE.fullmatch(path)
+        body = await read_body(scope, receive, MAX_UPLOAD if upload else MAX_CONTROL_BODY)
+        if signed:
+            self._check_credentials(scope, body)
         state = scope["state"]
         if _LIST.fullmatch(path):
             if method == "POST":

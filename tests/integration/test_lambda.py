@@ -13,8 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from faas.credentials import basic_authorization
 from tests.conftest import FIXTURES, Gateway, wait_until
 
 boto3 = pytest.importorskip("boto3")
@@ -150,6 +152,12 @@ def test_control_plane_operations_need_the_admin_signature(gateway: Gateway, cli
     with pytest.raises(forged.exceptions.ClientError) as caught:
         forged.list_functions()
     assert caught.value.response["Error"]["Code"] == "InvalidSignatureException"
+    anonymous = httpx.get(f"{gateway.url}/2015-03-31/functions/", trust_env=False)
+    assert anonymous.status_code == 403
+    assert anonymous.headers["x-amzn-errortype"] == "UnrecognizedClientException"
+    basic = {"Authorization": basic_authorization(gateway.password or "")}
+    listed = httpx.get(f"{gateway.url}/2015-03-31/functions/", headers=basic, trust_env=False)
+    assert [f["FunctionName"] for f in listed.json()["Functions"]] == ["lambda-echo"]
     # Invoke is a function call, open like /function/: any signature goes.
     assert forged.invoke(FunctionName="lambda-echo", Payload=b"{}")["StatusCode"] == 200
     client.delete_function(FunctionName="lambda-echo")
