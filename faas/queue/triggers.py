@@ -21,6 +21,10 @@ Cron trigger `{schedule: "*/5 * * * *"}` (UTC; also `@hourly`, `@every 30s`): ev
 watches the clock, and a tick is queued as an async call through an idempotency key per
 (function, trigger, tick), so it fires once however many gateways run. The call's body is
 {"source": "faas.cron", "schedule": ..., "trigger": i, "time": "<ISO 8601 tick>"}.
+
+A `contract: lambda` function gets AWS's shapes instead (faas.lambda_events): SQS records
+(`messageId` = the entry id, so batchItemFailures work the same) and an EventBridge
+"Scheduled Event".
 """
 
 from __future__ import annotations
