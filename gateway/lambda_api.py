@@ -266,6 +266,7 @@ async def invoke(
         (b"x-amz-executed-version", b"$LATEST"),
     ]
     request = CallRequest("POST", b"", b"", headers, payload)
+    completed = True  # the handler returned or raised: the adapter logged its REPORT line
     try:
         result = await state["invoker"].call(record, request, call_id)
         status, body = result.status, result.body
@@ -276,12 +277,15 @@ async def invoke(
             body = _error_body("Unhandled", f"the function answered HTTP {status}: {body[:200]!r}")
     except FunctionTimeout as exc:
         failed, body = True, _error_body("Sandbox.Timedout", exc.message)
+        completed = False
     except FunctionFailed as exc:
         failed, body = True, _error_body("Runtime.ExitError", exc.message)
+        completed = False
     if failed:
         answer.append((b"x-amz-function-error", b"Unhandled"))
     if (header(scope, b"x-amz-log-type") or b"").lower() == b"tail":
-        answer.append((b"x-amz-log-result", await log_tail(state, record.name, call_id)))
+        rounds = 20 if record.spec.contract == "lambda" and completed else 3
+        answer.append((b"x-amz-log-result", await log_tail(state, record.name, call_id, rounds)))
     return 200, [*answer, *JSON_HEADERS], body
 
 
@@ -297,16 +301,16 @@ def _error_body(error_type: str, message: str) -> bytes:
     return json.dumps({"errorMessage": message, "errorType": error_type}).encode()
 
 
-async def log_tail(state: Any, name: str, call_id: str, lines: int = 200) -> bytes:
+async def log_tail(state: Any, name: str, call_id: str, rounds: int, lines: int = 200) -> bytes:
     """The last 4 KB of this call's log lines (tagged `[call id]`), base64-encoded.
 
     The engine may deliver a container's output a moment after the answer, so this waits
-    (briefly) for the adapter's closing REPORT line."""
+    (`rounds` reads, 50 ms apart, at most) for the Lambda adapter's closing REPORT line."""
     import asyncio
 
     settings, tag = state["settings"], f"[{call_id}] "
     found: list[str] = []
-    for _ in range(20):
+    for _ in range(rounds):
         page = await read_page(
             state["registry"].archived_page,
             state["invoker"].live_logs,
