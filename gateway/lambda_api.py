@@ -5,6 +5,7 @@
     GET    /2015-03-31/functions/                       ListFunctions
     POST   /2015-03-31/functions                        CreateFunction (a zip: lambda_deploy)
     GET    /2015-03-31/functions/{name}                 GetFunction
+    GET    /2015-03-31/functions/{name}/configuration   GetFunctionConfiguration
     PUT    /2015-03-31/functions/{name}/code            UpdateFunctionCode (a zip)
     DELETE /2015-03-31/functions/{name}                 DeleteFunction
 
@@ -58,6 +59,7 @@ _INVOKE_ASYNC = re.compile(r"/2014-11-13/functions/([^/]+)/invoke-async/?")
 _FUNCTION = re.compile(r"/2015-03-31/functions/([^/]+)/?")
 _LIST = re.compile(r"/2015-03-31/functions/?")
 _CODE = re.compile(r"/2015-03-31/functions/([^/]+)/code/?")
+_CONFIGURATION = re.compile(r"/2015-03-31/functions/([^/]+)/configuration/?")
 MAX_UPLOAD = 70 * 1024 * 1024  # Lambda's 50 MB zip, base64-encoded in the JSON body
 MAX_CONTROL_BODY = 64 * 1024
 _ARN = re.compile(r"arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:(.+)|\d{12}:function:(.+)")
@@ -108,6 +110,10 @@ class LambdaApiApp:
             records = await state["catalog"].all()
             listing = {"Functions": [configuration(r) for r in records]}
             return 200, list(JSON_HEADERS), json.dumps(listing).encode()
+        if match := _CONFIGURATION.fullmatch(path):
+            _allow(method, "GET")
+            record, _ = await _function(state, match.group(1), _qualifier(scope))
+            return 200, list(JSON_HEADERS), json.dumps(configuration(record)).encode()
         if match := _CODE.fullmatch(path):
             _allow(method, "PUT")
             record, _ = await _function(state, match.group(1), None)

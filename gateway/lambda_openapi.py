@@ -81,6 +81,13 @@ LAMBDA_PATHS: dict[str, Any] = {
             },
         },
     },
+    "/2015-03-31/functions/{name}/configuration": {
+        "parameters": [_NAME, _QUALIFIER],
+        "get": {
+            "summary": "Lambda GetFunctionConfiguration (control plane)",
+            "responses": {"200": {"description": "FunctionConfiguration"}, **_CONTROL, **_ERRORS},
+        },
+    },
     "/2015-03-31/functions/{name}/code": {
         "parameters": [_NAME],
         "put": {

@@ -148,6 +148,7 @@ def test_control_plane_operations_need_the_admin_signature(gateway: Gateway, cli
         2,
         "app.lambda_handler",
     )
+    assert client.get_function_configuration(FunctionName="lambda-echo")["State"] == "Active"
     forged = lambda_client(gateway, secret="wrong")
     with pytest.raises(forged.exceptions.ClientError) as caught:
         forged.list_functions()
