@@ -39,6 +39,7 @@ from gateway.api_policy import ApiGateway
 from gateway.async_routes import ASYNC_ROUTES, AsyncCallApp
 from gateway.auth import RequireCredentials, control_plane_password
 from gateway.errors import HANDLERS
+from gateway.lambda_api import LambdaApiApp
 from gateway.openfaas_calls import OpenFaasCalls
 from gateway.openfaas_routes import OPENFAAS_ROUTES
 from gateway.routes import ROUTES
@@ -133,6 +134,7 @@ def create_app(
                 "secrets": secrets_store,
                 "secret_watch": secret_watch,
                 "heartbeat": heartbeat,
+                "builder": backend,  # the Lambda API's CreateFunction builds uploaded code
             }
         finally:
             watching.cancel()
@@ -151,8 +153,12 @@ def create_app(
     app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
     # Credentials guard the Starlette part only: the call paths in front of it stay open, but
     # for what a function's own manifest asks (ApiGateway: API keys, limits, CORS, schema).
-    control_plane = RequireCredentials(app, control_plane_password(settings))
-    return OpenFaasCalls(ApiGateway(SyncCallApp(AsyncCallApp(control_plane))))
+    password = control_plane_password(settings)
+    control_plane = RequireCredentials(app, password)
+    calls = ApiGateway(SyncCallApp(AsyncCallApp(control_plane)))
+    # The Lambda API checks its own credentials: boto3 signs with SigV4 (gateway.lambda_api).
+    # OpenFaasCalls is outermost: `name.openfaas-fn` is one more spelling, never a way around.
+    return OpenFaasCalls(LambdaApiApp(calls, password))
 
 
 async def _deploy_folders(

@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.api_key_routes import API_KEY_PATHS
+from gateway.lambda_openapi import LAMBDA_PATHS
 from gateway.openfaas_openapi import add_openfaas
 from gateway.params import MAX_SINCE, MAX_TAIL
 
@@ -138,7 +139,7 @@ MANIFEST = {
             },
         },
         # Image functions (faas.manifest.images): HTTP images and task images.
-        "contract": {"enum": ["native", "http", "task"]},
+        "contract": {"enum": ["native", "lambda", "http", "task"]},
         "image": {"type": "string", "description": "an existing local image (repo:tag)"},
         "port": {"type": "integer", "minimum": 1, "maximum": 65535},
         "readonly_root_filesystem": {"type": "boolean"},
@@ -375,6 +376,7 @@ DOCUMENT: dict[str, Any] = {
         }
     },
 }
+DOCUMENT["paths"].update(LAMBDA_PATHS)  # the Lambda API (gateway/lambda_api.py)
 # PUT is OpenFaaS's spelling of an update; both register or update.
 DOCUMENT["paths"]["/system/functions"]["put"] = DOCUMENT["paths"]["/system/functions"]["post"]
 

@@ -17,6 +17,7 @@ from faas.contracts.base import HOP_BY_HOP, CallRequest
 from faas.errors import BadRequest
 from faas.manifest.spec import check_name
 from gateway.asgi import error_response, header, read_body, respond
+from gateway.lambda_http import call_through_api_gateway
 from gateway.openfaas_routes import not_served
 
 PREFIX = "/function/"
@@ -51,6 +52,11 @@ async def _call(scope: Scope, receive: Receive, call_id: str) -> tuple[int, list
     force = header(scope, b"x-faas-force")
     if force not in (None, b"cold"):
         raise BadRequest(f"X-Faas-Force must be 'cold', got {force.decode('latin-1')!r}")
+    if record.spec.contract == "lambda":  # an API Gateway event in, its proxy answer out
+        status, headers, body, result = await call_through_api_gateway(
+            scope, record, slash + rest, body, call_id, force == b"cold"
+        )
+        return status, headers + _faas_headers(call_id, result), body
     call = CallRequest(
         method=scope["method"],
         target=slash + rest,  # still percent-encoded, as the caller sent it
@@ -61,9 +67,12 @@ async def _call(scope: Scope, receive: Receive, call_id: str) -> tuple[int, list
     )
     result = await state["invoker"].call(record, call, call_id)
     headers = [(k, v) for k, v in result.headers if k.lower() not in HOP_BY_HOP]
-    headers += [
+    return result.status, headers + _faas_headers(call_id, result), result.body
+
+
+def _faas_headers(call_id: str, result: Any) -> list[tuple[bytes, bytes]]:
+    return [
         (b"x-call-id", call_id.encode()),
         (b"x-faas-start", result.start.value.encode()),
         (b"server-timing", result.trace.server_timing().encode()),
     ]
-    return result.status, headers, result.body

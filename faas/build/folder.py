@@ -27,7 +27,7 @@ def build_folder(
         if not exc.field:
             raise  # file-level problems already name the file
         raise ManifestError(exc.field, f"{folder / MANIFEST_FILE}: {exc.message}") from None
-    if spec.contract != "native":  # an image function: its own Dockerfile, or `image:`
+    if not spec.on_runtime:  # an image function: its own Dockerfile, or `image:`
         return spec, build_user_image(backend, folder, spec, progress)
     built = build_function_image(
         backend,

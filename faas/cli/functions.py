@@ -37,10 +37,13 @@ def deploy(
 ) -> None:
     """Build each function folder's image (unchanged code is not rebuilt) and register it.
 
-    A stack.yml (with -f, or a folder holding one) deploys OpenFaaS python3-http functions."""
+    A stack.yml (with -f, or a folder holding one) deploys OpenFaaS python3-http functions;
+    a SAM template (template.yaml) deploys its AWS::Serverless::Function resources."""
     from faas.build.folder import build_folder
+    from faas.cli.lambda_cli import deploy_template
     from faas.cli.stack_deploy import deploy_stack, stack_file_of
     from faas.engines.docker import DockerBackend
+    from faas.manifest.sam import is_sam_template
 
     if not paths and not stack_files:
         raise click.UsageError("give function folders, or -f stack.yml")
@@ -59,6 +62,9 @@ def deploy(
     backend = DockerBackend()
     with ctx.client() as client:
         for path in folders:
+            if is_sam_template(path):
+                deploy_template(ctx, path, quiet)
+                continue
             click.echo(f"building {path}")
             spec, built = build_folder(backend, path, ctx.settings, progress=progress)
             record = client.register(spec.to_manifest(), built.tag, built.code_hash)
@@ -167,6 +173,13 @@ def describe(ctx: Context, name: str) -> None:
 @click.option("--idempotency-key", metavar="KEY", help="With --async: queue KEY's call only once.")
 @click.option("--callback", metavar="URL", help="With --async: POST the result to URL.")
 @click.option("-i", "--include", is_flag=True, help="Print the status line and response headers.")
+@click.option(
+    "--event",
+    "event_file",
+    metavar="FILE",
+    help="Invoke as Lambda does with this JSON event (- for stdin).",
+)
+@click.option("--log", is_flag=True, help="With --event: print the call's log lines to stderr.")
 @pass_ctx
 def invoke(
     ctx: Context,
@@ -180,8 +193,15 @@ def invoke(
     idempotency_key: str | None,
     callback: str | None,
     include: bool,
+    event_file: str | None,
+    log: bool,
 ) -> None:
     """Call a function and print its response; exit 1 when it answers with an error status."""
+    if event_file is not None:
+        from faas.cli.lambda_cli import invoke_event
+
+        invoke_event(ctx, name, event_file, log)
+        return
     body = _read_data(data)
     if is_async or wait:
         extra = parse_headers(headers)

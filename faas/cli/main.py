@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from faas.cli import dead_letters, functions, keys, platform, secret  # noqa: F401  (register commands)
+from faas.cli import dead_letters, functions, keys, lambda_cli, platform, secret  # noqa: F401  (register commands)
 from faas.cli.group import cli
 from faas.errors import FaasError
 

@@ -18,7 +18,10 @@ from typing import Any
 
 from faas.errors import ManifestError
 
-CONTRACTS = ("native", "http", "task")
+# native and lambda run on faas's own runtime (the handler's calling convention differs);
+# http and task are images of their own.
+RUNTIME_CONTRACTS = ("native", "lambda")
+CONTRACTS = (*RUNTIME_CONTRACTS, "http", "task")
 IMAGE_FIELDS = ("contract", "image", "port", "readonly_root_filesystem", "image_user")
 IMAGE_DEFAULTS: dict[str, object] = {
     "contract": "native",
@@ -41,7 +44,7 @@ def parse_image_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     contract = data.get("contract", "http" if image else "native")
     if contract not in CONTRACTS:
         raise ManifestError("contract", f"must be one of {', '.join(CONTRACTS)}, got {contract!r}")
-    if image and contract == "native":
+    if image and contract in RUNTIME_CONTRACTS:
         raise ManifestError("image", "an existing image runs with `contract: http` or `task`")
     port = data.get("port", 8080)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
@@ -53,7 +56,7 @@ def parse_image_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         value = data.get(key, IMAGE_DEFAULTS[key])
         if not isinstance(value, bool):
             raise ManifestError(key, f"must be true or false, got {value!r}")
-        if value != IMAGE_DEFAULTS[key] and contract == "native":
+        if value != IMAGE_DEFAULTS[key] and contract in RUNTIME_CONTRACTS:
             raise ManifestError(key, "can be relaxed only for image functions (`contract`)")
         values[key] = value
     return values
@@ -61,7 +64,7 @@ def parse_image_fields(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def describe_image(spec: Any) -> dict[str, object]:
     """An image function's contract, port and relaxations, for `faas describe` ({} if native)."""
-    if spec.contract == "native":
+    if spec.contract in RUNTIME_CONTRACTS:
         return {}
     return {"contract": spec.contract, "port": spec.port, "relaxed": relaxed(spec)}
 

@@ -17,8 +17,14 @@ import yaml
 from faas.errors import FunctionNotFound, ManifestError
 from faas.manifest.api import API_FIELDS, ApiPolicy, inline_schema_file, parse_api
 from faas.manifest.cron import parse_schedule
+from faas.manifest.images import (
+    IMAGE_DEFAULTS,
+    IMAGE_FIELDS,
+    RUNTIME_CONTRACTS,
+    parse_image_fields,
+)
+from faas.manifest.lambda_options import LambdaOptions, parse_lambda_options
 from faas.manifest.openfaas import DEFAULT_LANG, parse_lang, parse_metadata
-from faas.manifest.images import IMAGE_DEFAULTS, IMAGE_FIELDS, parse_image_fields
 from faas.manifest.secret_names import validate_secret_name
 from faas.units import format_duration, format_size, parse_duration, parse_size
 
@@ -122,13 +128,19 @@ class FunctionSpec:
     annotations: Mapping[str, str] = field(default_factory=dict)
     # How the gateway talks to it (faas.contracts): faas's runtime, an image serving HTTP on
     # `port`, or an image run once per call with arguments (`task`). See faas.manifest.images.
-    contract: str = "native"
+    contract: str = "native"  # or lambda (faas.manifest.lambda_options), http, task
     image: str = ""  # an existing image to run instead of building the folder
     port: int = 8080
     # What OpenFaaS lets a function relax (and `faas describe` reports): a writable root
     # filesystem, and the image's own user instead of faas's unprivileged uid.
     readonly_root_filesystem: bool = True
     image_user: bool = False
+    lambda_options: LambdaOptions | None = None  # `lambda:`, for `contract: lambda`
+
+    @property
+    def on_runtime(self) -> bool:
+        """Runs on faas's own runtime (native or Lambda handlers), not an image of its own."""
+        return self.contract in RUNTIME_CONTRACTS
 
     def to_manifest(self) -> dict[str, Any]:
         """The manifest as a user would write it (round-trips through `parse_manifest`)."""
@@ -149,9 +161,12 @@ class FunctionSpec:
                 del data[key]
             elif key != "lang":
                 data[key] = dict(data[key])
-        for key, default in IMAGE_DEFAULTS.items():  # old manifests round-trip unchanged
-            if data[key] == default:
+        for key, image_default in IMAGE_DEFAULTS.items():  # old manifests round-trip unchanged
+            if data[key] == image_default:
                 del data[key]
+        del data["lambda_options"]
+        if self.lambda_options is not None:
+            data["lambda"] = self.lambda_options.to_manifest()
         return data
 
 
@@ -174,6 +189,7 @@ _FIELDS = {
     "labels",
     "annotations",
     *IMAGE_FIELDS,
+    "lambda",
 }
 
 
@@ -189,7 +205,7 @@ def load_manifest(folder: Path) -> FunctionSpec:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ManifestError("", f"{path} is not valid YAML: {_yaml_problem(exc)}") from None
     spec = parse_manifest(inline_schema_file(data if data is not None else {}, folder))
-    if spec.contract != "native":  # an image: no handler module to look for
+    if not spec.on_runtime:  # an image: no handler module to look for
         return spec
     module = spec.handler.rsplit(".", 1)[0].replace(".", "/")
     if not (folder / f"{module}.py").is_file() and not (folder / module / "__init__.py").is_file():
@@ -248,6 +264,7 @@ def parse_manifest(data: object) -> FunctionSpec:
     values["labels"] = parse_metadata(data.get("labels", {}), "labels")
     values["annotations"] = parse_metadata(data.get("annotations", {}), "annotations")
     values.update(parse_image_fields(data))
+    values["lambda_options"] = parse_lambda_options(data, values["contract"])
     return FunctionSpec(**values)
 
 

@@ -22,7 +22,7 @@ class ContractChoice:
         self._http: dict[int, HttpImageContract] = {}
 
     def of(self, spec: FunctionSpec) -> Contract[Endpoint]:
-        if spec.contract == "native":
+        if spec.on_runtime:  # native and Lambda handlers: faas's runtime either way
             return self._native
         if spec.contract == "http":
             contract = self._http.get(spec.port)

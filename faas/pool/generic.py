@@ -110,7 +110,7 @@ class GenericPool:
         `room(bytes)` says whether the memory budget has room for another container.
         """
         # Secret files are mounted at creation, and only native runtimes take `/_/load`.
-        if spec.secrets or spec.contract != "native":
+        if spec.secrets or not spec.on_runtime:
             self.forget(name)
             return
         previous = self._functions.get(name)
@@ -198,7 +198,7 @@ class GenericPool:
             not isinstance(code, list)
             or spec.secrets
             or spec.redis is not None
-            or spec.contract != "native"
+            or not spec.on_runtime
         ):
             return None  # secret files and a binding's credentials come with its own container
         shape = Shape.of(spec)
@@ -285,7 +285,7 @@ class GenericPool:
             reason = self.status
         if spec.secrets:
             reason = "it names secrets, mounted only when a container is created"
-        if spec.contract != "native":
+        if not spec.on_runtime:
             reason = f"an image function (`contract: {spec.contract}`): not faas's runtime"
         return {
             "eligible": reason is None,

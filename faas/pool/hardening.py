@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from faas import keys
 from faas.contracts.base import Placement
 from faas.engines.base import ContainerConfig
+from faas.manifest.lambda_options import lambda_runtime_env
 from faas.manifest.openfaas import PYTHON3_HTTP
 from faas.manifest.spec import FunctionSpec
 
@@ -48,7 +49,7 @@ def function_container(
 
 def relax(cfg: ContainerConfig, spec: FunctionSpec) -> ContainerConfig:
     """An image function's OpenFaaS-style relaxations (faas.manifest.images); nothing else."""
-    if spec.contract == "native":
+    if spec.on_runtime:
         return cfg
     return replace(
         cfg,
@@ -60,7 +61,7 @@ def relax(cfg: ContainerConfig, spec: FunctionSpec) -> ContainerConfig:
 def function_env(spec: FunctionSpec) -> dict[str, str]:
     """What the function's process sees: its manifest's environment plus the runtime's own."""
     env = dict(spec.environment)
-    if spec.contract != "native":  # not faas's runtime: only its name, as OpenFaaS does
+    if not spec.on_runtime:  # not faas's runtime: only its name, as OpenFaaS does
         env.update(FAAS_FUNCTION_NAME=spec.name)
         return env
     env.update(
@@ -70,6 +71,8 @@ def function_env(spec: FunctionSpec) -> dict[str, str]:
     )
     if spec.lang == PYTHON3_HTTP:  # the runtime adapts OpenFaaS's calling convention
         env["FAAS_LANG"] = spec.lang
+    if spec.contract == "lambda":
+        env.update(lambda_runtime_env(spec.memory))
     return env
 
 

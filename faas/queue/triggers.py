@@ -21,6 +21,10 @@ Cron trigger `{schedule: "*/5 * * * *"}` (UTC; also `@hourly`, `@every 30s`): ev
 watches the clock, and a tick is queued as an async call through an idempotency key per
 (function, trigger, tick), so it fires once however many gateways run. The call's body is
 {"source": "faas.cron", "schedule": ..., "trigger": i, "time": "<ISO 8601 tick>"}.
+
+A `contract: lambda` function gets AWS's shapes instead (faas.lambda_events): SQS records
+(`messageId` = the entry id, so batchItemFailures work the same) and an EventBridge
+"Scheduled Event".
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from typing import Any
 from faas import keys
 from faas.contracts.base import CallRequest
 from faas.errors import FaasError, Unavailable
+from faas.lambda_events import is_lambda, scheduled_event, sqs_event
 from faas.manifest.cron import Schedule, parse_schedule
 from faas.manifest.spec import ScheduleTrigger, StreamTrigger
 from faas.pool.invoker import Invoker
@@ -218,11 +223,14 @@ class Triggers:
     async def _fire(self, function: str, index: int, schedule: Schedule, tick: float) -> None:
         when = datetime.fromtimestamp(tick, UTC).isoformat().replace("+00:00", "Z")
         body = {"source": "faas.cron", "schedule": schedule.text, "trigger": index, "time": when}
+        data = json.dumps(body).encode()
+        if is_lambda(self._records.get(function)):  # an EventBridge scheduled event
+            data = scheduled_event(function, index, schedule.text, when)
         message = Message(
             call_id=str(uuid.uuid4()),
             function=function,
             headers=list(JSON),
-            body=json.dumps(body).encode(),
+            body=data,
             kind=CallKind.CRON,
         )
         lock = keys.cron_tick(function, index, int(tick))
@@ -326,7 +334,8 @@ class Triggers:
 
         Platform failures (Docker down, pool full) are retried here, without using attempts."""
         ids = {entry_id for entry_id, _, _ in entries}
-        body = batch_event(stream, entries)
+        shape = sqs_event if is_lambda(self._records.get(function)) else batch_event
+        body = shape(stream, entries)
         headers = [*JSON, (b"x-faas-trigger", stream.encode())]
         platform = 0
         while True:
@@ -382,7 +391,9 @@ class Triggers:
             call_id=str(uuid.uuid4()),
             function=function,
             headers=[*JSON, (b"x-faas-trigger", stream.encode())],
-            body=batch_event(stream, [entry]),
+            body=(sqs_event if is_lambda(self._records.get(function)) else batch_event)(
+                stream, [entry]
+            ),
             created=entry_time(entry_id),
             kind=CallKind.TRIGGER,
         )

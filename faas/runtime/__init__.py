@@ -13,6 +13,9 @@ Modules, in the order a call meets them:
 - codec     the HTTP/1.1 subset: request heads, call targets, queries, responses, JSON errors
 - server    the routes: /call<path>, GET /_/health, POST /_/load
 - adapter   the handler adapter: Event, Context, Headers in; return value or exception out
+- lambda_adapter  `contract: lambda` (FAAS_ADAPTER=lambda): handler(event, context) on the
+            call's JSON event, Lambda's context, AWS_* variables and error shape (imported
+            only for such functions)
 - logs      every line printed during a call tagged `[<call id>] `
 - loading   importing `module.function`, init failures as Runtime.* codes, and POST /_/load
             (a pre-started container's function code, written into a tmpfs)

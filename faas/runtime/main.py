@@ -19,15 +19,9 @@ import sys
 
 from .codec import DEFAULT_MAX_BODY
 from .confine import sealing_requested, wait_sealed
-from .loading import (
-    EXIT_INIT_ERROR,
-    INIT_ERROR,
-    HandlerLoadError,
-    load_handler,
-    report_init_error,
-)
+from .loading import EXIT_INIT_ERROR, INIT_ERROR, HandlerLoadError, report_init_error
 from .logs import install_log_tagging
-from .server import DEFAULT_FUNCTION_DIR, Server
+from .server import DEFAULT_FUNCTION_DIR, Server, load_function
 
 # Import cost of this package over the single file it replaced, measured in faas-python:bookworm
 # (Python 3.11.2) on 2 shared cores: +0.5 ms per cold start until bound (19.1 -> 19.6 ms,
@@ -67,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_INIT_ERROR)
     _setup_path()
     try:
-        server.handler = None if generic else load_handler(spec)
+        server.handler = None if generic else load_function(spec, server.function_name)
     except HandlerLoadError as err:
         report_init_error(err)
         sys.exit(err.exit_status)

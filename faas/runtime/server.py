@@ -10,6 +10,7 @@ reports status, `POST /_/load` loads a function in generic mode; anything else i
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from .adapter import Context, Event, Headers, invoke
@@ -137,7 +138,7 @@ class Server(Loop):
         except OSError as exc:  # an error here must not end the loop
             return error_response(500, "internal", f"cannot install the function: {exc}")
         try:
-            handler = load_handler(spec)
+            handler = load_function(spec, name, self.function_dir)
         except HandlerLoadError as err:
             report_init_error(err)
             return error_response(500, err.code, err.message)
@@ -150,6 +151,18 @@ class Server(Loop):
         elapsed = round((time.perf_counter() - start) * 1000.0, 3)
         loaded = {"status": "loaded", "function": name, "load_ms": elapsed}
         return 200, [("Content-Type", JSON)], json.dumps(loaded).encode()
+
+
+def load_function(spec: str, name: str, function_dir: str | None = None) -> Handler:
+    """Import the handler, through the adapter the function's environment selects (the
+    Lambda adapter's module is imported only for the functions that use it)."""
+    if os.environ.get("FAAS_ADAPTER") != "lambda":
+        return load_handler(spec)
+    from . import lambda_adapter
+
+    folder = function_dir or os.environ.get("FAAS_FUNCTION_DIR") or DEFAULT_FUNCTION_DIR
+    lambda_adapter.set_environment(name, spec, folder)
+    return lambda_adapter.wrap(load_handler(spec))
 
 
 def make_event(request: Request, raw_path: bytes, raw_query: bytes) -> Event:

@@ -12,6 +12,8 @@ from gateway.api_policy import ApiGateway
 from gateway.app import create_app
 from gateway.async_routes import AsyncCallApp
 from gateway.auth import RequireCredentials
+from gateway.lambda_api import LambdaApiApp
+from gateway.lambda_openapi import SERVED as LAMBDA_SERVED
 from gateway.openapi import ANY_METHOD, DOCUMENT
 from gateway.openfaas_calls import OpenFaasCalls
 from gateway.sync_calls import SyncCallApp
@@ -29,6 +31,10 @@ def _served(tmp_path: Path) -> set[tuple[str, str]]:
     while not isinstance(app, Starlette):
         # They guard routes (ApiGateway: a function's own policy), and serve none of their own.
         if isinstance(app, RequireCredentials | ApiGateway | OpenFaasCalls):
+            app = app.app
+            continue
+        if isinstance(app, LambdaApiApp):  # serves the Lambda API's fixed paths
+            served |= LAMBDA_SERVED
             app = app.app
             continue
         prefix, methods = _BARE[type(app)]
