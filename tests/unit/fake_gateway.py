@@ -47,6 +47,9 @@ def run(scenario: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
     return asyncio.run(bounded())
 
 
+STEP_TIMEOUT = 60.0  # a lifespan step longer than this is a hang (pytest's limit is 120 s)
+
+
 async def until(condition: Callable[[], object], timeout: float = 10.0, what: str = "") -> Any:
     """Poll `condition` (sync or async) until it returns something truthy; return that."""
     deadline = time.monotonic() + timeout
@@ -94,7 +97,13 @@ class _Lifespan:
         assert self._task is not None
         await self._inbox.put({"type": message})
         answer: asyncio.Future[Any] = asyncio.ensure_future(self._outbox.get())
-        await asyncio.wait([answer, self._task], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            [answer, self._task], timeout=STEP_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
+        if not answer.done() and not self._task.done():  # hung: show where every task waits
+            for task in asyncio.all_tasks():
+                task.print_stack(limit=12)
+            raise AssertionError(f"{message} did not finish within {STEP_TIMEOUT:g}s")
         if not answer.done():
             answer.cancel()
             await self._task  # raises what ended the app
