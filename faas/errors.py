@@ -292,10 +292,3 @@ class RateLimited(Throttled):
 
 class QuotaExceeded(Throttled):
     code = "quota_exceeded"
-
-
-class NotServedYet(FaasError):
-    """A function whose kind of image this gateway cannot run yet (an HTTP image)."""
-
-    status = 501
-    code = "not_implemented"

@@ -28,7 +28,6 @@ from faas.errors import BadRequest, CallNotFound
 from faas.manifest.spec import check_name
 from faas.queue.service import QueueService
 from gateway.asgi import error_response, header, read_body, respond
-from gateway.openfaas_routes import not_served
 from gateway.params import stream_id, whole_number
 
 PREFIX = "/async-function/"
@@ -69,7 +68,7 @@ async def _enqueue(scope: Scope, receive: Receive) -> tuple[str, bool]:
     state = scope["state"]
     raw_name, slash, rest = scope["raw_path"][len(PREFIX) :].partition(b"/")
     name = check_name(raw_name.decode("latin-1"))
-    not_served(await state["catalog"].get(name))  # 404 for an unknown function, never 202
+    await state["catalog"].get(name)  # 404 for an unknown function, never 202
     body = await read_body(scope, receive, state["settings"].max_body)
     key, callback = header(scope, b"idempotency-key"), header(scope, b"x-callback-url")
     queue: QueueService = state["queue"]

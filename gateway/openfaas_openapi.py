@@ -112,7 +112,6 @@ def add_openfaas(document: dict[str, Any], faas_registration: dict[str, Any]) ->
                 "202": _json("scaling"),
                 "400": _BAD,
                 "404": _MISSING,
-                "501": _error("an image function: not served yet"),
             },
         },
     }

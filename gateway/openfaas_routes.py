@@ -30,8 +30,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from faas import keys
-from faas.errors import BadRequest, FunctionNotFound, ManifestError, NotServedYet
-from faas.manifest.openfaas import IMAGE, NAMESPACE, strip_namespace
+from faas.errors import BadRequest, FunctionNotFound, ManifestError
+from faas.manifest.openfaas import NAMESPACE, strip_namespace
 from faas.manifest.spec import MAX_SCALE, Scale, check_name, validate_name
 from faas.pool.invoker import Invoker
 from faas.pool.lifecycle import Lifecycle
@@ -93,15 +93,11 @@ async def deploy(request: Request) -> Response:
     if current is None and request.method == "PUT":
         raise FunctionNotFound(name)  # faas-cli then deploys it with a POST
     spec = deployment_manifest(payload, current, labels)
-    if spec.lang == IMAGE and spec.scale.min > 0:
-        # Nothing could start it yet: keep it at zero rather than retry starts forever.
-        spec = dataclasses.replace(spec, scale=Scale(0, spec.scale.max))
     await _check_host_fits(lifecycle, spec)
     await check_secrets_exist(state.secrets, spec)
     record = await state.registry.put(spec, image, labels.get(keys.LABEL_CODE_HASH, ""))
     state.catalog.put(record)
-    if spec.lang != IMAGE:
-        state.invoker.sync(record)
+    state.invoker.sync(record)
     # 202 for a new function, as OpenFaaS's providers answer: faas-cli deploy takes only 200/202.
     return JSONResponse(merged(request, record), 200 if current else 202)
 
@@ -143,31 +139,16 @@ async def scale(request: Request) -> Response:
     if replicas > MAX_SCALE:
         raise ManifestError("replicas", f"must be at most {MAX_SCALE}, got {replicas}")
     record: FunctionRecord = await state.catalog.get(name)
-    if record.spec.lang == IMAGE and replicas > 0:
-        raise NotServedYet(_NOT_SERVED.format(name=name))
     wanted = Scale(replicas, max(record.spec.scale.max, replicas))
     if wanted != record.spec.scale:
         spec = dataclasses.replace(record.spec, scale=wanted)
         record = await state.registry.put(spec, record.image, record.code_hash)
         state.catalog.put(record)
     invoker: Invoker = state.invoker
-    pool = invoker.sync(record) if record.spec.lang != IMAGE else None
-    if replicas == 0 and pool is not None:
+    pool = invoker.sync(record)
+    if replicas == 0:
         await invoker.upkeep.drain(pool)
     return JSONResponse({"name": name, "replicas": replicas}, 202)
-
-
-_NOT_SERVED = (
-    "function {name!r} runs an image faas did not build; serving HTTP images (OpenFaaS's "
-    "watchdog contract) is not there yet (issue 12 item 1): deploy a faas-built image, or "
-    "the function's folder with `faas deploy`"
-)
-
-
-def not_served(record: FunctionRecord) -> None:
-    """Calls to an image function: 501 until HTTP images are served."""
-    if record.spec.lang == IMAGE:
-        raise NotServedYet(_NOT_SERVED.format(name=record.name))
 
 
 async def info(request: Request) -> Response:

@@ -11,8 +11,13 @@
 What a FunctionDeployment cannot say (timeout, concurrency, keep_alive, triggers, API keys) is
 kept from the function's current manifest on an update, so `faas-cli deploy` over a function
 deployed by `faas deploy` changes only what OpenFaaS describes. Ignored, as faas has no use
-for them: `envProcess`, `constraints`, `requests`, `readOnlyRootFilesystem` (the root
-filesystem is always read-only) and unknown keys (OpenFaaS's Go decoder ignores them too).
+for them: `envProcess`, `constraints`, `requests` and unknown keys (OpenFaaS's Go decoder
+ignores them too).
+
+An image faas did not build on its runtime becomes an HTTP image function (`contract: http`,
+port 8080: OpenFaaS has no port setting, every workload serves on 8080).
+`readOnlyRootFilesystem: false` gives it a writable root filesystem; absent, faas's hardening
+default (read-only) stays, unlike OpenFaaS. Functions on faas's runtime are always read-only.
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ from faas import keys
 from faas.errors import BadRequest, ManifestError
 from faas.manifest.openfaas import (
     DEFAULT_LANG,
-    IMAGE,
     NAMESPACE,
     SCALE_MAX,
     SCALE_MIN,
@@ -50,7 +54,9 @@ _FIELD_NAMES = {
     "scale.max": f"labels.{SCALE_MAX}",
     "handler": f"annotations.{HANDLER_ANNOTATION}",
     "lang": f"annotations.{LANG_ANNOTATION}",
+    "readonly_root_filesystem": "readOnlyRootFilesystem",
 }
+_IMAGE_KEYS = ("contract", "image", "port", "readonly_root_filesystem", "image_user")
 
 
 def is_openfaas_deployment(payload: object) -> bool:
@@ -72,7 +78,8 @@ def deployment_manifest(
     `image_labels` the labels of the image it names."""
     check_namespace(payload.get("namespace"))
     manifest: dict[str, Any] = dict(current.spec.to_manifest()) if current else {}
-    faas_image = keys.LABEL_CODE_HASH in image_labels
+    # Built by faas on its runtime (a handler folder); any other image serves HTTP itself.
+    faas_image = keys.LABEL_CODE_HASH in image_labels and keys.LABEL_BASE_IMAGE in image_labels
     service = payload.get("service")
     manifest["name"] = service
     manifest["environment"] = _string_map(payload.get("envVars"), "envVars")
@@ -96,19 +103,35 @@ def deployment_manifest(
         _optional(payload.get(ignored), ignored)
     same_code = current is not None and current.code_hash == image_labels.get(keys.LABEL_CODE_HASH)
     if not faas_image:
-        manifest["lang"] = IMAGE
-    elif LANG_ANNOTATION in annotations:
-        manifest["lang"] = annotations[LANG_ANNOTATION]
-    elif not same_code:
-        manifest["lang"] = DEFAULT_LANG
-    if HANDLER_ANNOTATION in annotations:
-        manifest["handler"] = annotations[HANDLER_ANNOTATION]
-    elif not same_code:
+        manifest["contract"], manifest["image"] = "http", payload.get("image")
+        manifest["readonly_root_filesystem"] = _readonly(payload)
+        manifest.pop("lang", None)
         manifest.pop("handler", None)
+    else:
+        if current is not None and not current.spec.on_runtime:  # an image before: not now
+            for key in _IMAGE_KEYS:
+                manifest.pop(key, None)
+        if LANG_ANNOTATION in annotations:
+            manifest["lang"] = annotations[LANG_ANNOTATION]
+        elif not same_code:
+            manifest["lang"] = DEFAULT_LANG
+        if HANDLER_ANNOTATION in annotations:
+            manifest["handler"] = annotations[HANDLER_ANNOTATION]
+        elif not same_code:
+            manifest.pop("handler", None)
     try:
         return parse_manifest(manifest)
     except ManifestError as exc:
         raise _renamed(exc) from None
+
+
+def _readonly(payload: Mapping[str, Any]) -> bool:
+    value = payload.get("readOnlyRootFilesystem")
+    if value is None:
+        return True
+    if not isinstance(value, bool):
+        raise ManifestError("readOnlyRootFilesystem", f"must be true or false, got {value!r}")
+    return value
 
 
 def _renamed(exc: ManifestError) -> ManifestError:
@@ -154,7 +177,7 @@ def function_status(record: FunctionRecord, pool: Mapping[str, Any]) -> dict[str
         "labels": labels,
         "annotations": dict(spec.annotations),
         "limits": {"memory": f"{spec.memory // 2**20}Mi", "cpu": f"{round(spec.cpus * 1000)}m"},
-        "readOnlyRootFilesystem": True,
+        "readOnlyRootFilesystem": spec.readonly_root_filesystem,
         "invocationCount": float(pool.get("calls", 0)),
         "replicas": max(spec.scale.min, sum(containers.values())),
         "availableReplicas": available,

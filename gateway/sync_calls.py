@@ -18,7 +18,6 @@ from faas.errors import BadRequest
 from faas.manifest.spec import check_name
 from gateway.asgi import error_response, header, read_body, respond
 from gateway.lambda_http import call_through_api_gateway
-from gateway.openfaas_routes import not_served
 
 PREFIX = "/function/"
 
@@ -47,7 +46,6 @@ async def _call(scope: Scope, receive: Receive, call_id: str) -> tuple[int, list
     raw_name, slash, rest = scope["raw_path"][len(PREFIX) :].partition(b"/")
     name = check_name(raw_name.decode("latin-1"))
     record = await state["catalog"].get(name)
-    not_served(record)
     body = await read_body(scope, receive, state["settings"].max_body)
     force = header(scope, b"x-faas-force")
     if force not in (None, b"cold"):

@@ -194,7 +194,7 @@ def test_zero_label_and_faas_settings_kept_on_update(stack: Stack) -> None:
     run(scenario)
 
 
-def test_image_functions_are_recorded_and_answer_501(stack: Stack) -> None:
+def test_foreign_images_become_http_image_functions(stack: Stack) -> None:
     add_images(stack)
 
     async def scenario() -> None:
@@ -202,15 +202,24 @@ def test_image_functions_are_recorded_and_answer_501(stack: Stack) -> None:
             labels = {"com.openfaas.scale.min": "2"}
             created = await deploy(gw, service="alpine", image=FOREIGN, labels=labels)
             assert created.status_code == 202, created.text
-            assert created.json()["config"]["lang"] == "image"
-            assert created.json()["config"]["scale"]["min"] == 0  # nothing could start it
-            for path in ("/function/alpine", "/async-function/alpine"):
-                answer = await gw.http.post(path, content=b"x")
-                assert answer.status_code == 501, answer.text
-                assert "issue 12 item 1" in answer.json()["error"]["message"]
-            scale = await gw.http.post("/system/scale-function/alpine", json={"replicas": 1})
-            assert scale.status_code == 501
-            assert not [op for op, _ in stack.engine.calls if op == "create"]
+            body = created.json()
+            assert body["config"]["contract"] == "http" and body["config"]["image"] == FOREIGN
+            assert body["contract"] == "http" and body["port"] == 8080 and body["relaxed"] == []
+            assert body["config"]["scale"]["min"] == 2  # kept: the pool starts them
+            assert body["readOnlyRootFilesystem"] is True  # faas's default when not given
+            writable = await deploy(
+                gw, "PUT", service="alpine", image=FOREIGN, readOnlyRootFilesystem=False
+            )
+            assert writable.status_code == 200, writable.text
+            assert writable.json()["readOnlyRootFilesystem"] is False
+            assert "writable root filesystem" in writable.json()["relaxed"][0]
+            bad = await deploy(gw, service="alpine", image=FOREIGN, readOnlyRootFilesystem="no")
+            assert bad.status_code == 400
+            assert bad.json()["error"]["message"].startswith("readOnlyRootFilesystem")
+            # Back to a faas-built image: on faas's runtime again, nothing of the image kept.
+            back = await deploy(gw, "PUT", service="alpine", image=IMAGE)
+            assert back.status_code == 200, back.text
+            assert "contract" not in back.json()["config"] and back.json()["readOnlyRootFilesystem"]
 
     run(scenario)
 
