@@ -1,7 +1,8 @@
 """`faas deploy -f stack.yml` (or a folder holding one): OpenFaaS stack files.
 
 Every function is validated first (nothing is built when one is wrong), then each handler
-folder is built on faas's runtime, as `faas deploy` builds a function folder, and registered
+folder is built on faas's runtime, as `faas deploy` builds a function folder (a `lang:
+dockerfile` folder: its own Dockerfile, an HTTP image), and registered
 through faas's API. The stack's `provider.gateway` is used unless `--gateway` or FAAS_GATEWAY
 says otherwise.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 import click
 
 from faas.cli.group import Context
-from faas.manifest.stack_yml import find_stack_file, load_stack
+from faas.manifest.stack_yml import DOCKERFILE_LANG, find_stack_file, load_stack
 
 
 def stack_file_of(path: Path) -> Path | None:
@@ -30,6 +31,7 @@ def stack_file_of(path: Path) -> Path | None:
 
 def deploy_stack(ctx: Context, path: Path, progress: Callable[[str], None]) -> None:
     from faas.build.images import build_function_image
+    from faas.build.user_image import build_user_image
     from faas.engines.docker import DockerBackend
 
     stack = load_stack(path)
@@ -45,15 +47,19 @@ def deploy_stack(ctx: Context, path: Path, progress: Callable[[str], None]) -> N
             spec = function.spec
             for note in function.notes:
                 click.echo(f"note: {note}")
-            click.echo(f"building {spec.name} ({spec.lang}) from {function.folder}")
-            built = build_function_image(
-                backend,
-                function.folder,
-                spec.name,
-                base_image=settings.base_image,
-                ca_bundle=settings.build_ca_bundle,
-                progress=progress,
-            )
+            kind = spec.lang if spec.on_runtime else DOCKERFILE_LANG
+            click.echo(f"building {spec.name} ({kind}) from {function.folder}")
+            if not spec.on_runtime:
+                built = build_user_image(backend, function.folder, spec, progress)
+            else:
+                built = build_function_image(
+                    backend,
+                    function.folder,
+                    spec.name,
+                    base_image=settings.base_image,
+                    ca_bundle=settings.build_ca_bundle,
+                    progress=progress,
+                )
             record = client.register(spec.to_manifest(), built.tag, built.code_hash)
             verb = "deployed" if record.get("version", 1) == 1 else "updated"
             click.echo(f"{verb} {spec.name} ({built.tag}): {record['url']}")

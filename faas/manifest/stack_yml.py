@@ -4,8 +4,10 @@
     provider: {name: openfaas, gateway: http://127.0.0.1:8080}
     functions:
       hello:
-        lang: python3-http            # or python3-http-debian: run on faas's own runtime
-        handler: ./hello              # a folder with handler.py (and requirements.txt)
+        lang: python3-http            # or python3-http-debian: run on faas's own runtime;
+                                      # or dockerfile: the folder's Dockerfile, an HTTP image
+        handler: ./hello              # a folder with handler.py (and requirements.txt), or
+                                      # with a Dockerfile for `lang: dockerfile`
         image: me/hello:latest        # accepted; faas tags its own images
         environment: {KEY: value}
         environment_file: [env.yml]   # YAML files with `environment:`; `environment` wins
@@ -15,10 +17,11 @@
         limits: {memory: 128Mi, cpu: 500m}
 
 `${VAR}` and `${VAR:-default}` are replaced from the environment first, as faas-cli does.
-`requests`, `readonly_root_filesystem` (faas's root filesystem is always read-only),
-`build_args`, `build_options`, `constraints`, `fprocess`, `skip_build` and `platforms` are
-accepted and reported as ignored. `lang: dockerfile` needs HTTP images (issue 12 item 1);
-other languages are refused naming the supported ones. Errors name the file and the field.
+A dockerfile function is `contract: http` on port 8080 (OpenFaaS's watchdog port) and may set
+`readonly_root_filesystem: false`; on faas's runtime the root filesystem is always read-only.
+`requests`, `build_args`, `build_options`, `constraints`, `fprocess`, `skip_build` and
+`platforms` are accepted and reported as ignored. Other languages are refused naming the
+supported ones. Errors name the file and the field.
 """
 
 from __future__ import annotations
@@ -43,10 +46,11 @@ from faas.manifest.openfaas import (
 )
 from faas.manifest.spec import FunctionSpec, parse_manifest
 
+DOCKERFILE = "Dockerfile"
 STACK_FILES = ("stack.yml", "stack.yaml")
 HANDLER_FILE = "handler.py"
 DOCKERFILE_LANG = "dockerfile"
-_SUPPORTED = ", ".join(STACK_LANGS)
+_SUPPORTED = ", ".join(STACK_LANGS)  # and dockerfile
 _KNOWN = {
     "lang",
     "handler",
@@ -152,30 +156,30 @@ def _function(base: Path, name: str, item: object) -> StackFunction:
     if unknown:
         raise ManifestError(f"{where}.{unknown[0]}", f"unknown field (known: {_sorted(_KNOWN)})")
     lang = item.get("lang")
-    if lang == DOCKERFILE_LANG:
-        raise ManifestError(
-            f"{where}.lang",
-            "dockerfile functions need HTTP image support (issue 12 item 1), not there yet",
-        )
-    if lang not in STACK_LANGS:
+    dockerfile = lang == DOCKERFILE_LANG
+    if not dockerfile and lang not in STACK_LANGS:
         raise ManifestError(
             f"{where}.lang",
             f"{lang!r} is not supported: faas runs {_SUPPORTED} functions on its own runtime "
-            "(dockerfile needs HTTP image support, issue 12 item 1)",
+            f"and {DOCKERFILE_LANG} functions as HTTP images",
         )
     namespace = item.get("namespace")
     if namespace not in (None, "", NAMESPACE):
         raise ManifestError(f"{where}.namespace", f"the one namespace is {NAMESPACE!r}")
-    folder = _handler_folder(base, item.get("handler"), where)
+    folder = _handler_folder(base, item.get("handler"), where, DOCKERFILE if dockerfile else None)
     labels = parse_metadata(item.get("labels"), f"{where}.labels")
     manifest: dict[str, Any] = {
         "name": name,
-        "lang": STACK_LANGS[lang],
         "environment": _environment(base, item, where),
         "secrets": item.get("secrets") or [],
         "labels": labels,
         "annotations": parse_metadata(item.get("annotations"), f"{where}.annotations"),
     }
+    if dockerfile:  # built from the folder's Dockerfile, served on 8080
+        manifest["contract"] = "http"
+        manifest["readonly_root_filesystem"] = item.get("readonly_root_filesystem", True)
+    else:
+        manifest["lang"] = STACK_LANGS[str(lang)]
     scale = scale_from_labels(labels, f"{where}.labels")
     if scale:
         if scale.get("min", 0) > 10 and "max" not in scale:
@@ -193,19 +197,20 @@ def _function(base: Path, name: str, item: object) -> StackFunction:
     except ManifestError as exc:
         raise ManifestError(f"{where}.{exc.field}", exc.message.split(": ", 1)[-1]) from None
     notes = [f"{where}.{key}: ignored by faas" for key in _IGNORED if item.get(key)]
-    if item.get("readonly_root_filesystem") is False:
+    if item.get("readonly_root_filesystem") is False and not dockerfile:
         notes.append(f"{where}.readonly_root_filesystem: faas's root filesystem is read-only")
     return StackFunction(spec, folder, tuple(notes))
 
 
-def _handler_folder(base: Path, handler: object, where: str) -> Path:
+def _handler_folder(base: Path, handler: object, where: str, needs: str | None) -> Path:
+    needs = needs or HANDLER_FILE
     if not isinstance(handler, str) or not handler:
-        raise ManifestError(f"{where}.handler", "required: the folder holding handler.py")
+        raise ManifestError(f"{where}.handler", f"required: the folder holding {needs}")
     folder = (base / handler).resolve()
     if not folder.is_dir():
         raise ManifestError(f"{where}.handler", f"{folder} is not a folder")
-    if not (folder / HANDLER_FILE).is_file():
-        raise ManifestError(f"{where}.handler", f"{folder} has no {HANDLER_FILE}")
+    if not (folder / needs).is_file():
+        raise ManifestError(f"{where}.handler", f"{folder} has no {needs}")
     return folder
 
 

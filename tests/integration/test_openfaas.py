@@ -21,6 +21,7 @@ from faas.build.images import build_function_image
 from faas.engines.docker import DockerBackend
 from faas.settings import Settings
 from tests.conftest import Gateway, run_containers, wait_until
+from tests.integration.image_fixtures import IMAGES
 from tests.integration.test_cli import faas
 from tests.integration.test_queue import Receiver
 
@@ -100,11 +101,34 @@ def test_stack_yml_deploys_a_python3_http_function_that_answers(
     wait_until(lambda: not run_containers({"faas.function": "hello-http"}), 30)
 
 
+def test_stack_yml_dockerfile_function_is_built_and_answers(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    shutil.copytree(IMAGES / "http_echo", tmp_path / "web")
+    (tmp_path / "stack.yml").write_text(
+        "version: 1.0\nfunctions:\n  web:\n    lang: dockerfile\n    handler: ./web\n"
+        "    image: me/web:latest\n    readonly_root_filesystem: false\n"
+        "    environment: {GREETING: hi}\n"
+    )
+    deployed = faas("deploy", "-f", str(tmp_path / "stack.yml"), env=gateway.cli_env())
+    assert deployed.returncode == 0, deployed.stderr + deployed.stdout
+    assert "building web (dockerfile)" in deployed.stdout and "deployed web" in deployed.stdout
+    called = gateway.http.post("/function/web.openfaas-fn/p?q=1", content=b"body")
+    assert called.status_code == 200, called.text
+    echoed = called.json()
+    assert (echoed["path"], echoed["body"], echoed["env"]) == ("/p", "body", "hi")
+    described = status(gateway, "web")
+    assert described["contract"] == "http" and described["image"].startswith("faas/function:")
+    assert described["readOnlyRootFilesystem"] is False and described["relaxed"]
+    assert faas("remove", "web", env=gateway.cli_env()).returncode == 0
+    wait_until(lambda: not run_containers({"faas.function": "web"}), 30)
+
+
 def test_stack_yml_errors_are_one_line(tmp_path: Path) -> None:
     (tmp_path / "fn").mkdir()
     (tmp_path / "fn" / "handler.py").write_text("def handle(e, c):\n    return 1\n")
     for lang, words in (
-        ("dockerfile", "dockerfile functions need HTTP image support (issue 12 item 1)"),
+        ("dockerfile", "has no Dockerfile"),
         ("node18", "'node18' is not supported: faas runs python3-http, python3-http-debian"),
     ):
         (tmp_path / "stack.yml").write_text(
@@ -116,7 +140,7 @@ def test_stack_yml_errors_are_one_line(tmp_path: Path) -> None:
 
 
 def test_every_openfaas_route_with_faas_cli_requests(
-    make_gateway: Callable[..., Gateway], http_image: str, base_image: str, receiver: Receiver
+    make_gateway: Callable[..., Gateway], http_image: str, receiver: Receiver
 ) -> None:
     gateway = make_gateway(FAAS_CALLBACK_ALLOW_PRIVATE="true")
     cli = cli_client(gateway)
@@ -218,10 +242,6 @@ def test_every_openfaas_route_with_faas_cli_requests(
     assert 'gateway_service_count{function_name="hi"} 2.0' in metrics
     assert 'faas_calls_total{code="200",function="hi"}' in metrics
 
-    # An image faas did not build: recorded, answered 501 until HTTP images exist.
-    foreign = cli.post("/system/functions", json={"service": "plain", "image": base_image})
-    assert foreign.status_code == 202, foreign.text
-    assert cli.post("/function/plain.openfaas-fn").status_code == 501
     missing = cli.post("/system/functions", json={"service": "x", "image": "no/such:image"})
     assert missing.status_code == 400 and missing.json()["error"]["message"].startswith("image:")
 
@@ -234,7 +254,40 @@ def test_every_openfaas_route_with_faas_cli_requests(
     wait_until(lambda: not run_containers({"faas.function": "hi"}), 30)
     # faas-cli secret remove
     assert cli.request("DELETE", "/system/secrets", json={"name": "greeting"}).status_code == 200
-    cli.request("DELETE", "/system/functions", json={"functionName": "plain"})
+    cli.close()
+
+
+def test_an_image_faas_did_not_build_answers_through_the_openfaas_api(
+    gateway: Gateway, user_image: Callable[[str], str]
+) -> None:
+    """faas-cli deploy --image IMAGE: any image serving HTTP on 8080 is an HTTP image function."""
+    cli = cli_client(gateway)
+    image = user_image("http_echo")
+    body = {"service": "echo", "image": image, "envVars": {"GREETING": "hello"}}
+    created = cli.post("/system/functions", json=body)
+    assert created.status_code == 202, created.text
+    assert created.json()["contract"] == "http" and created.json()["port"] == 8080
+    answer = cli.post("/function/echo.openfaas-fn/some/path?x=1", content=b"ping")
+    assert answer.status_code == 200, answer.text
+    echoed = answer.json()
+    assert (echoed["path"], echoed["query"], echoed["body"]) == ("/some/path", "x=1", "ping")
+    assert echoed["env"] == "hello" and echoed["writable_root"] is False
+    assert answer.headers["x-faas-start"] == "cold"
+    assert cli.post("/function/echo", content=b"again").headers["x-faas-start"] == "warm"
+    queued = cli.post("/async-function/echo", content=b"later")
+    assert queued.status_code == 202, queued.text
+    call_id = queued.headers["x-call-id"]
+
+    def finished() -> bool:
+        return cli.get(f"/system/calls/{call_id}").json().get("status") == "succeeded"
+
+    wait_until(finished, 60)
+    scaled = cli.post("/system/scale-function/echo", json={"serviceName": "echo", "replicas": 2})
+    assert scaled.status_code == 202, scaled.text
+    wait_until(lambda: len(run_containers({"faas.function": "echo"})) >= 2, 60)
+    removed = cli.request("DELETE", "/system/functions", json={"functionName": "echo"})
+    assert removed.status_code == 200
+    wait_until(lambda: not run_containers({"faas.function": "echo"}), 30)
     cli.close()
 
 

@@ -50,8 +50,8 @@ def _write(tmp_path: Path, function: str) -> Path:
 @pytest.mark.parametrize(
     ("function", "field", "words"),
     [
-        ("    lang: dockerfile\n    handler: ./fn\n", "functions.fn.lang", "HTTP image"),
-        ("    lang: node18\n    handler: ./fn\n", "functions.fn.lang", "python3-http"),
+        ("    lang: dockerfile\n    handler: ./fn\n", "functions.fn.handler", "no Dockerfile"),
+        ("    lang: node18\n    handler: ./fn\n", "functions.fn.lang", "dockerfile functions"),
         ("    lang: python3-http\n", "functions.fn.handler", "required"),
         ("    lang: python3-http\n    handler: ./nope\n", "functions.fn.handler", "not a folder"),
         (
@@ -84,6 +84,22 @@ def test_errors_name_the_file_and_field(
         load_stack(path, environ={})
     assert caught.value.field == field
     assert str(path) in caught.value.message and words in caught.value.message
+
+
+def test_dockerfile_function_is_an_http_image_of_its_folder(tmp_path: Path) -> None:
+    path = _write(tmp_path, "    lang: dockerfile\n    handler: ./fn\n    image: me/fn:1\n")
+    (tmp_path / "fn" / "Dockerfile").write_text("FROM scratch\n")
+    spec = load_stack(path, environ={}).functions[0].spec
+    assert (spec.contract, spec.port, spec.image) == ("http", 8080, "")  # faas tags its own
+    assert spec.readonly_root_filesystem is True and not spec.on_runtime
+    relaxed = path.read_text() + "    readonly_root_filesystem: false\n"
+    path.write_text(relaxed)
+    function = load_stack(path, environ={}).functions[0]
+    assert function.spec.readonly_root_filesystem is False and function.notes == ()
+    path.write_text(relaxed.replace("false", "1"))
+    with pytest.raises(ManifestError) as caught:
+        load_stack(path, environ={})
+    assert caught.value.field == "functions.fn.readonly_root_filesystem"
 
 
 def test_bad_top_level(tmp_path: Path) -> None:
