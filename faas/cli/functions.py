@@ -52,8 +52,9 @@ def deploy(
         deploy_stack(ctx, stack_file, progress)
     folders: list[Path] = []
     for path in paths:
-        found = stack_file_of(path)
-        if found is not None:
+        if is_sam_template(path):  # before stack files: both are YAML files
+            deploy_template(ctx, path, quiet)
+        elif (found := stack_file_of(path)) is not None:
             deploy_stack(ctx, found, progress)
         else:
             folders.append(path)
@@ -62,9 +63,6 @@ def deploy(
     backend = DockerBackend()
     with ctx.client() as client:
         for path in folders:
-            if is_sam_template(path):
-                deploy_template(ctx, path, quiet)
-                continue
             click.echo(f"building {path}")
             spec, built = build_folder(backend, path, ctx.settings, progress=progress)
             record = client.register(spec.to_manifest(), built.tag, built.code_hash)
