@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -45,3 +45,33 @@ class Supervisor:
         if exc is not None:
             log.error("background loop %s stopped", name, exc_info=exc)
             self._stopped[name] = f"stopped: {type(exc).__name__}: {exc}"[:300]
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any]], recancel: float = 0.1) -> None:
+    """Cancel `tasks` and return once every one has ended (whatever it raised).
+
+    Cancelled again every `recancel` seconds until they end: on Python 3.11 a cancel that lands
+    just as an awaited call completes is lost inside asyncio.wait_for and timeouts (CPython
+    gh-86296), and a `while True` loop then runs on: a gateway's shutdown hung on it in CI."""
+    tasks = list(tasks)
+    while pending := [task for task in tasks if not task.done()]:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=recancel)
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def where_tasks_wait() -> str:
+    """Every task and the chain of calls it is suspended in: for a step that hangs."""
+    lines = []
+    for task in asyncio.all_tasks():
+        chain: list[str] = []
+        coro: Any = task.get_coro()
+        while coro is not None:
+            frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+            if frame is None:
+                break
+            chain.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        lines.append(f"{task.get_name()}: {' -> '.join(chain) or 'not started'}")
+    return "\n".join(sorted(lines))

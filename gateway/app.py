@@ -33,7 +33,7 @@ from faas.registry.secrets import SecretStore
 from faas.registry.store import Registry
 from faas.secret_box import ensure_key
 from faas.settings import Settings
-from faas.supervised import Supervisor
+from faas.supervised import Supervisor, cancel_and_wait, where_tasks_wait
 from gateway.api_key_routes import API_KEY_ROUTES
 from gateway.api_policy import ApiGateway
 from gateway.async_routes import ASYNC_ROUTES, AsyncCallApp
@@ -47,6 +47,8 @@ from gateway.secret_routes import SECRET_ROUTES
 from gateway.sync_calls import SyncCallApp
 
 log = logging.getLogger("gateway")
+
+SLOW_SHUTDOWN_STEP = 20.0  # seconds before a shutdown step is reported, with where tasks wait
 
 
 def create_app(
@@ -137,13 +139,14 @@ def create_app(
                 "builder": backend,  # the Lambda API's CreateFunction builds uploaded code
             }
         finally:
-            watching.cancel()
-            await queue.stop()  # before the pool closes: running async calls may finish
-            await maintenance.stop()
-            await invoker.close()
+            await _step("secret watch", cancel_and_wait([watching]))
+            # The queue before the pool closes: running async calls may finish.
+            await _step("queue", queue.stop())
+            await _step("maintenance", maintenance.stop())
+            await _step("pool", invoker.close())
             with contextlib.suppress(Unavailable):
-                await registry.forget_gateway(gateway_id)
-            await lifecycle.close()
+                await _step("registry", registry.forget_gateway(gateway_id))
+            await _step("containers", lifecycle.close())
             await redis.aclose()
             backend.close()
             log.info("gateway %s stopped; its containers are removed", gateway_id)
@@ -159,6 +162,21 @@ def create_app(
     # The Lambda API checks its own credentials: boto3 signs with SigV4 (gateway.lambda_api).
     # OpenFaasCalls is outermost: `name.openfaas-fn` is one more spelling, never a way around.
     return OpenFaasCalls(LambdaApiApp(calls, password))
+
+
+async def _step(name: str, step: Awaitable[None]) -> None:
+    """Await one shutdown step; one that hangs is named in the log with where every task waits
+    (a shutdown that never ends leaves containers and a queue consumer behind)."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait([task], timeout=SLOW_SHUTDOWN_STEP)
+    if not done:
+        log.warning(
+            "shutdown: %s still running after %gs; tasks:\n%s",
+            name,
+            SLOW_SHUTDOWN_STEP,
+            where_tasks_wait(),
+        )
+    await task
 
 
 async def _deploy_folders(

@@ -246,10 +246,21 @@ class Gateway:
             return False
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(60)
-        self.process = None
+        """Stop the gateway; one that has not ended after a minute is killed (so it cannot go
+        on reading the queue under the next tests) and the test fails with its log."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(30)
+            raise AssertionError(
+                f"gateway on port {self.port} did not stop within 60s; killed. Its log:\n"
+                + self.log.read_text()[-6000:]
+            ) from None
 
     def client(self) -> GatewayClient:
         return GatewayClient(self.url, settings=self.settings)
@@ -274,10 +285,15 @@ def make_gateway(
 
     redis_server.flush()
     yield make
-    for gateway in started:
-        gateway.stop()
+    hung = []
+    for gateway in started:  # every one, even after one hangs: none may outlive its test
+        try:
+            gateway.stop()
+        except AssertionError as exc:
+            hung.append(str(exc))
         gateway.http.close()
     shutil.rmtree(socket_dir, ignore_errors=True)
+    assert not hung, "\n\n".join(hung)
 
 
 @pytest.fixture

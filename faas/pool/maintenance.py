@@ -14,7 +14,6 @@ whole invoker. The stack id is resolved here (`Heartbeat.stack_id`, handed to `L
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -26,7 +25,7 @@ from faas.engines.base import ContainerEvent, ManagedContainer
 from faas.errors import FaasError, Unavailable
 from faas.identity import read_stack_id, write_stack_id
 from faas.registry.store import FunctionRecord
-from faas.supervised import Supervisor
+from faas.supervised import Supervisor, cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -172,11 +171,7 @@ class Maintenance:
 
     async def stop(self) -> None:
         self.engine.stop_events()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
 
     # -- loops ----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from faas.errors import BadRequest
+from faas.supervised import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,7 @@ class CallbackSender:
     async def close(self, timeout: float = 5.0) -> None:
         if self._tasks:
             _, pending = await asyncio.wait(list(self._tasks), timeout=timeout)
-            for task in pending:
-                task.cancel()
+            await cancel_and_wait(pending)
         if self._http is not None:
             await self._http.aclose()
 

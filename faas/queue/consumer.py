@@ -41,7 +41,7 @@ from faas.queue.retry import (
 from faas.queue.store import QueueStore
 from faas.queue.writer import Writer
 from faas.registry.catalog import Catalog
-from faas.supervised import Supervisor
+from faas.supervised import Supervisor, cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -113,19 +113,15 @@ class AsyncConsumer:
         if not self._loops:
             return
         reader, *others = self._loops
-        for task in others:
-            task.cancel()
+        await cancel_and_wait(others)
         await asyncio.wait([reader], timeout=BLOCK_MS / 1000 + 1)
-        reader.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
+        await cancel_and_wait([reader])
         waiting = [m.entry_id for queue in self._backlog.values() for m in queue]
         self._backlog.clear()
         if self._runs:
             await asyncio.wait(list(self._runs.values()), timeout=grace)
         interrupted = {e: self._held[e] for e in self._runs if e not in self._submitted}
-        for task in list(self._runs.values()):
-            task.cancel()
-        await asyncio.gather(*self._runs.values(), return_exceptions=True)
+        await cancel_and_wait(list(self._runs.values()))
         for message in interrupted.values():
             queued = {"status": CallStatus.QUEUED.value}
             self.writer.submit(Update(message.call_id, queued), wait=False)

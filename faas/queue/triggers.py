@@ -53,7 +53,7 @@ from faas.queue.retry import Failure, FailureKind, RetryPolicy, classify_error, 
 from faas.queue.store import QueueStore
 from faas.registry.catalog import Catalog
 from faas.registry.store import FunctionRecord, Registry
-from faas.supervised import Supervisor
+from faas.supervised import Supervisor, cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -149,14 +149,7 @@ class Triggers:
         ]
 
     async def stop(self) -> None:
-        tasks = self._loops + [task for _, task in self._streams.values()]
-        # Cancelled again until they end: on Python 3.11 a cancel that lands as a Redis call
-        # completes is lost inside asyncio.wait_for (CPython gh-86296), and a loop would go on.
-        while pending := [task for task in tasks if not task.done()]:
-            for task in pending:
-                task.cancel()
-            await asyncio.wait(pending, timeout=0.1)
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(self._loops + [task for _, task in self._streams.values()])
         self._streams.clear()
 
     # -- which triggers exist -------------------------------------------------------------
@@ -297,9 +290,7 @@ class Triggers:
         try:
             failure, failed = await self._deliver(function, stream, live)
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            await cancel_and_wait([heartbeat])
         done = [entry for entry in live if entry[0] not in failed]
         await self.store.ack(stream, group, [entry_id for entry_id, _, _ in done])
         retry = [entry for entry in live if entry[0] in failed]

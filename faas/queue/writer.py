@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from faas.errors import Unavailable
 from faas.queue.ops import Op
 from faas.queue.store import QueueStore
+from faas.supervised import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,7 @@ class Writer:
             return
         done, _ = await asyncio.wait([task], timeout=timeout)
         if not done:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait([task])
         for _, future in self._pending:
             if future is not None and not future.done():
                 future.cancel()

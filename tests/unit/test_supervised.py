@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from faas.supervised import Supervisor
+from faas.supervised import Supervisor, cancel_and_wait, where_tasks_wait
 from gateway.auth import AUTHENTICATED
 from gateway.routes import healthz
 
@@ -74,3 +74,46 @@ def test_a_respawned_loop_clears_its_problem() -> None:
 
     asyncio.run(respawn())
     assert supervisor.problems() == {}
+
+
+async def _loop_losing_one_cancel(rounds: list[int]) -> None:
+    """A `while True` loop whose awaited call swallows the first cancel (CPython gh-86296)."""
+    lost = False
+    while True:
+        rounds.append(1)
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            if lost:
+                raise
+            lost = True
+
+
+def test_cancel_and_wait_ends_a_loop_that_lost_a_cancel() -> None:
+    async def run() -> None:
+        rounds: list[int] = []
+        task = asyncio.create_task(_loop_losing_one_cancel(rounds))
+        await asyncio.sleep(0)
+        await asyncio.wait_for(cancel_and_wait([task], recancel=0.01), 5)
+        assert task.cancelled() and len(rounds) == 2  # the first cancel was lost, not the second
+
+    asyncio.run(run())
+
+
+def test_where_tasks_wait_names_the_chain_of_calls() -> None:
+    async def inner() -> None:
+        await asyncio.sleep(10)
+
+    async def outer() -> None:
+        await inner()
+
+    async def run() -> str:
+        task = asyncio.create_task(outer(), name="stuck-step")
+        await asyncio.sleep(0)
+        try:
+            return where_tasks_wait()
+        finally:
+            await cancel_and_wait([task])
+
+    listing = asyncio.run(run()).splitlines()
+    assert any(line.startswith("stuck-step: outer:") and "-> inner:" in line for line in listing)
