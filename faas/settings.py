@@ -120,6 +120,11 @@ class Settings:
     callback_allow_private: bool = field(
         default=False, metadata={"env": "FAAS_CALLBACK_ALLOW_PRIVATE"}
     )
+    # Images deployed through OpenFaaS's API get a writable root filesystem unless they ask for
+    # a read-only one, as in OpenFaaS (faas-cli cannot send `readOnlyRootFilesystem: false`).
+    openfaas_writable_root: bool = field(
+        default=False, metadata={"env": "FAAS_OPENFAAS_WRITABLE_ROOT"}
+    )
     callback_max_attempts: int = field(default=5, metadata={"env": "FAAS_CALLBACK_MAX_ATTEMPTS"})
 
     def __post_init__(self) -> None:
@@ -215,6 +220,7 @@ class Settings:
             "async_max_backlog": int,
             "async_shutdown_grace": parse_duration,
             "callback_allow_private": _boolean,
+            "openfaas_writable_root": _boolean,
             "callback_max_attempts": int,
         }
         values: dict[str, Any] = {}

@@ -35,6 +35,7 @@ from faas.manifest.openfaas import NAMESPACE, strip_namespace
 from faas.manifest.spec import MAX_SCALE, Scale, check_name, validate_name
 from faas.pool.invoker import Invoker
 from faas.pool.lifecycle import Lifecycle
+from faas.pool.policy import FunctionPool
 from faas.registry.store import FunctionRecord
 from gateway.openfaas_logs import function_logs_ndjson
 from gateway.openfaas_shapes import (
@@ -92,14 +93,25 @@ async def deploy(request: Request) -> Response:
     current = await state.registry.get(name)
     if current is None and request.method == "PUT":
         raise FunctionNotFound(name)  # faas-cli then deploys it with a POST
-    spec = deployment_manifest(payload, current, labels)
+    spec = deployment_manifest(payload, current, labels, state.settings.openfaas_writable_root)
     await _check_host_fits(lifecycle, spec)
     await check_secrets_exist(state.secrets, spec)
     record = await state.registry.put(spec, image, labels.get(keys.LABEL_CODE_HASH, ""))
     state.catalog.put(record)
-    state.invoker.sync(record)
+    invoker: Invoker = state.invoker
+    pool = invoker.sync(record)
+    if spec.scale.min == 0 and pool.live_count() == 0:
+        # As OpenFaaS's providers do, a deploy starts a replica without waiting for a call; it
+        # then scales as faas's pool does (to zero when idle, unless the labels say otherwise).
+        # With a scale.min, the pool's upkeep starts them.
+        invoker.instances.spawn(_start_one(invoker, pool))
     # 202 for a new function, as OpenFaaS's providers answer: faas-cli deploy takes only 200/202.
     return JSONResponse(merged(request, record), 200 if current else 202)
+
+
+async def _start_one(invoker: Invoker, pool: FunctionPool) -> None:
+    """A failed start is the pool's to report (describe, logs); the next call tries again."""
+    await invoker.upkeep.prestart(pool, 1)
 
 
 async def delete(request: Request) -> Response:

@@ -272,7 +272,8 @@ def test_an_image_faas_did_not_build_answers_through_the_openfaas_api(
     echoed = answer.json()
     assert (echoed["path"], echoed["query"], echoed["body"]) == ("/some/path", "x=1", "ping")
     assert echoed["env"] == "hello" and echoed["writable_root"] is False
-    assert answer.headers["x-faas-start"] == "cold"
+    # The deploy started a container (as OpenFaaS's do): the call may find it still starting.
+    assert answer.headers["x-faas-start"] in ("cold", "prewarm")
     assert cli.post("/function/echo", content=b"again").headers["x-faas-start"] == "warm"
     queued = cli.post("/async-function/echo", content=b"later")
     assert queued.status_code == 202, queued.text

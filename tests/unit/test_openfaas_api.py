@@ -61,7 +61,8 @@ def test_deploy_list_describe_call_and_remove_as_faas_cli_does(stack: Stack) -> 
             assert item["image"] == IMAGE and item["config"]["lang"] == "python3-http"
             assert item["url"].endswith("/function/hello")
             assert item["createdAt"].endswith("Z") and "T" in item["createdAt"]
-            assert item["limits"] == {"memory": "128Mi", "cpu": "500m"}
+            assert "limits" not in item  # none asked (faas's defaults apply): none shown
+            assert "envVars" not in item and item["envProcess"] == ""  # the PUT set none
             described = await gw.http.get(
                 "/system/function/hello.openfaas-fn",
                 params={"namespace": "openfaas-fn", "usage": "1"},
