@@ -297,7 +297,9 @@ def _faas_cli() -> str | None:
 
 
 @pytest.mark.skipif(_faas_cli() is None, reason="no faas-cli binary (FAAS_CLI_BIN or PATH)")
-def test_real_faas_cli_drives_faas(gateway: Gateway, http_image: str, tmp_path: Path) -> None:
+def test_real_faas_cli_drives_faas(
+    gateway: Gateway, http_image: str, tmp_path: Path, base_image: str
+) -> None:
     """The real faas-cli (built from its public source, never part of this project)."""
     binary = _faas_cli()
     assert binary is not None and gateway.password is not None
@@ -310,7 +312,8 @@ def test_real_faas_cli_drives_faas(gateway: Gateway, http_image: str, tmp_path: 
             input=stdin,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=300,
+            cwd=tmp_path,
         )
 
     login = cli("login", "-u", "admin", "--password-stdin", stdin=gateway.password)
@@ -363,6 +366,34 @@ def test_real_faas_cli_drives_faas(gateway: Gateway, http_image: str, tmp_path: 
     assert gateway.http.get("/function/from-stack.openfaas-fn?name=y").text.startswith("Hello, y!")
     assert status(gateway, "from-stack")["config"]["scale"]["max"] == 2
     assert cli("remove", "-f", str(stack)).returncode == 0
+
+    # faas-cli up --skip-push with lang: dockerfile: faas-cli builds the folder's Dockerfile
+    # with `docker build` and deploys the local tag (no registry). faas-cli wants the
+    # `template/dockerfile/template.yml` that `faas-cli template store pull dockerfile` fetches
+    # from GitHub; there is no GitHub here, so the test writes its one needed line.
+    shutil.copytree(IMAGES / "http_echo", tmp_path / "web")
+    (tmp_path / "template" / "dockerfile").mkdir(parents=True)
+    (tmp_path / "template" / "dockerfile" / "template.yml").write_text("language: dockerfile\n")
+    tag = f"faas-test-up-{tmp_path.name[-8:].lower()}:0.1"
+    (tmp_path / "up.yml").write_text(
+        f"version: 1.0\nprovider: {{name: openfaas, gateway: {gateway.url}}}\nfunctions:\n"
+        f"  web:\n    lang: dockerfile\n    handler: ./web\n    image: {tag}\n"
+        "    environment: {GREETING: from-up}\n"
+    )
+    try:
+        up = cli("up", "--skip-push", "-f", "up.yml", "--build-arg", f"BASE={base_image}")
+        assert up.returncode == 0, up.stdout[-2000:] + up.stderr[-2000:]
+        assert "Deployed. 202" in up.stdout
+        answer = gateway.http.post("/function/web.openfaas-fn/up?x=1", content=b"hi")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["body"] == "hi" and answer.json()["env"] == "from-up"
+        assert status(gateway, "web")["config"]["contract"] == "http"
+        again = cli("up", "--skip-push", "-f", "up.yml", "--build-arg", f"BASE={base_image}")
+        assert again.returncode == 0 and "Deployed. 200" in again.stdout, again.stderr
+        assert cli("remove", "-f", "up.yml").returncode == 0
+        wait_until(lambda: not run_containers({"faas.function": "web"}), 30)
+    finally:
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
 
 
 @pytest.mark.parametrize(
