@@ -51,27 +51,7 @@ STACK_FILES = ("stack.yml", "stack.yaml")
 HANDLER_FILE = "handler.py"
 DOCKERFILE_LANG = "dockerfile"
 _SUPPORTED = ", ".join(STACK_LANGS)  # and dockerfile
-_KNOWN = {
-    "lang",
-    "handler",
-    "image",
-    "environment",
-    "environment_file",
-    "secrets",
-    "labels",
-    "annotations",
-    "limits",
-    "requests",
-    "readonly_root_filesystem",
-    "build_args",
-    "build_options",
-    "build_secrets",
-    "constraints",
-    "fprocess",
-    "skip_build",
-    "platforms",
-    "namespace",
-}
+# Accepted and reported as ignored (`fprocess` is used by dockerfile functions: the watchdog's).
 _IGNORED = (
     "requests",
     "build_args",
@@ -82,6 +62,20 @@ _IGNORED = (
     "skip_build",
     "platforms",
 )
+_KNOWN = {
+    "lang",
+    "handler",
+    "image",
+    "environment",
+    "environment_file",
+    "secrets",
+    "labels",
+    "annotations",
+    "limits",
+    "readonly_root_filesystem",
+    "namespace",
+    *_IGNORED,
+}
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
 
 
@@ -177,6 +171,8 @@ def _function(base: Path, name: str, item: object) -> StackFunction:
     }
     if dockerfile:  # built from the folder's Dockerfile, served on 8080
         manifest["contract"] = "http"
+        if item.get("fprocess"):  # the classic watchdog's command, where OpenFaaS puts it
+            manifest["environment"]["fprocess"] = str(item["fprocess"])
         manifest["readonly_root_filesystem"] = item.get("readonly_root_filesystem", True)
     else:
         manifest["lang"] = STACK_LANGS[str(lang)]
@@ -196,7 +192,10 @@ def _function(base: Path, name: str, item: object) -> StackFunction:
         spec = parse_manifest(manifest)
     except ManifestError as exc:
         raise ManifestError(f"{where}.{exc.field}", exc.message.split(": ", 1)[-1]) from None
-    notes = [f"{where}.{key}: ignored by faas" for key in _IGNORED if item.get(key)]
+    used = {"fprocess"} if dockerfile else set()
+    notes = [
+        f"{where}.{key}: ignored by faas" for key in _IGNORED if item.get(key) and key not in used
+    ]
     if item.get("readonly_root_filesystem") is False and not dockerfile:
         notes.append(f"{where}.readonly_root_filesystem: faas's root filesystem is read-only")
     return StackFunction(spec, folder, tuple(notes))

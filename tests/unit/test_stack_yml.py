@@ -96,6 +96,11 @@ def test_dockerfile_function_is_an_http_image_of_its_folder(tmp_path: Path) -> N
     path.write_text(relaxed)
     function = load_stack(path, environ={}).functions[0]
     assert function.spec.readonly_root_filesystem is False and function.notes == ()
+    # fprocess is the watchdog's command, set where OpenFaaS's providers set it.
+    path.write_text(relaxed + "    fprocess: sha512sum\n    skip_build: true\n")
+    function = load_stack(path, environ={}).functions[0]
+    assert function.spec.environment["fprocess"] == "sha512sum"
+    assert function.notes == ("functions.fn.skip_build: ignored by faas",)
     path.write_text(relaxed.replace("false", "1"))
     with pytest.raises(ManifestError) as caught:
         load_stack(path, environ={})
