@@ -66,6 +66,10 @@ class Settings:
     # many connections and requests at once (uvicorn's limit_concurrency; 0: no cap).
     header_timeout: float = field(default=10.0, metadata={"env": "FAAS_HEADER_TIMEOUT"})
     max_connections: int = field(default=10_000, metadata={"env": "FAAS_MAX_CONNECTIONS"})
+    # How long an idle keep-alive connection stays open: longer than the idle pools of common
+    # clients (Go's, so faas-cli's, keeps them 90 s), so a client never sends a POST on a
+    # connection the gateway is closing (uvicorn's 5 s default lost the certifier's calls).
+    keep_alive_timeout: float = field(default=100.0, metadata={"env": "FAAS_KEEP_ALIVE_TIMEOUT"})
     # One page of `GET /system/logs/NAME`: at most this many lines and bytes of log text.
     logs_max_lines: int = field(default=10_000, metadata={"env": "FAAS_LOGS_MAX_LINES"})
     logs_max_bytes: int = field(default=4 * 1024 * 1024, metadata={"env": "FAAS_LOGS_MAX_BYTES"})
@@ -197,6 +201,7 @@ class Settings:
             "max_response": parse_size,
             "ready_timeout": parse_duration,
             "header_timeout": parse_duration,
+            "keep_alive_timeout": parse_duration,
             "deploy_wait": parse_duration,
             "max_connections": int,
             "logs_max_lines": int,

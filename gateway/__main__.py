@@ -37,6 +37,7 @@ def main() -> None:
         server_header=False,
         http=head_timeout_protocol(settings.header_timeout),
         limit_concurrency=settings.max_connections or None,
+        timeout_keep_alive=max(1, round(settings.keep_alive_timeout)),
     )
     uvicorn.Server(config).run(sockets=sockets)
 

@@ -7,7 +7,9 @@ The certifier itself (Go) is not part of this project; see README, OpenFaaS user
 
 from __future__ import annotations
 
+import http.client
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -141,3 +143,17 @@ def test_secrets_reach_the_watchdog_and_an_update_redeploys_them(
     )
     wait_until(lambda: not run_containers({"faas.function": "secret-bytes"}), 30)
     cli.close()
+
+
+def test_an_idle_keep_alive_connection_still_takes_a_post(gateway: Gateway) -> None:
+    """Go's clients (faas-cli, the certifier) keep idle connections 90 s and do not resend a
+    POST that meets a closing connection: the certifier's call after its 5 s pause got EOF
+    while the gateway closed idle connections after uvicorn's default 5 s."""
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=30)
+    connection.request("GET", "/healthz")
+    assert connection.getresponse().read()
+    time.sleep(6)  # the idle time is what is tested: past uvicorn's default
+    connection.request("POST", "/function/no-such-function", body=b"x")
+    answer = connection.getresponse()
+    assert answer.status == 404 and answer.read()
+    connection.close()
