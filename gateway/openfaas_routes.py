@@ -5,7 +5,8 @@
                                         shared but `name` and `image`, which mean the same)
     POST   /system/functions            OpenFaaS's FunctionDeployment (has `service`): 202 new,
     PUT    /system/functions              200 updated; PUT of an unknown function: 404. Or
-                                          faas's {manifest, image}: 201 new, 200 updated
+                                          faas's {manifest, image}: 201 new, 200 updated.
+                                          OpenFaaS's starts a replica (as its providers do)
     DELETE /system/functions            {"functionName": NAME}
     GET    /system/function/{name}      one function, the same merged shape
     POST   /system/scale-function/{name}  {"serviceName" | "service", "replicas"}: scale.min
