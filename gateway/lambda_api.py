@@ -33,6 +33,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from faas.contracts.base import CallRequest
 from faas.errors import FaasError, FunctionFailed, FunctionTimeout, PayloadTooLarge
+from faas.manifest.lambda_options import speaks_lambda
 from faas.manifest.spec import check_name
 from faas.pool.log_pages import read_page
 from faas.registry.store import FunctionRecord
@@ -290,7 +291,7 @@ async def invoke(
     if failed:
         answer.append((b"x-amz-function-error", b"Unhandled"))
     if (header(scope, b"x-amz-log-type") or b"").lower() == b"tail":
-        rounds = 20 if record.spec.contract == "lambda" and completed else 3
+        rounds = 20 if speaks_lambda(record.spec.contract) and completed else 3
         answer.append((b"x-amz-log-result", await log_tail(state, record.name, call_id, rounds)))
     return 200, [*answer, *JSON_HEADERS], body
 
