@@ -139,6 +139,14 @@ def test_unhandled_error_and_timeout_in_lambdas_shape(client: Any) -> None:
     assert payload(client.invoke(FunctionName=NAME, Payload=b"{}"))["calls"] == 1
 
 
+def test_a_runtime_dying_mid_call_is_an_exit_error(client: Any) -> None:
+    died = client.invoke(FunctionName=NAME, Payload=json.dumps({"exit": 3}))
+    assert died["FunctionError"] == "Unhandled"
+    error = payload(died)
+    assert error["errorType"] == "Runtime.ExitError" and "exited with 3" in error["errorMessage"]
+    assert payload(client.invoke(FunctionName=NAME, Payload=b"{}"))["calls"] == 1  # a new one
+
+
 def test_event_invocation_runs_once_through_the_queue(gateway: Gateway, client: Any) -> None:
     answer = client.invoke(FunctionName=NAME, InvocationType="Event", Payload=b'{"print": "ev-3"}')
     assert answer["StatusCode"] == 202
