@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import docker
@@ -97,6 +97,22 @@ def test_http_calls_are_api_gateway_events_cold_then_warm(gateway: Gateway, clie
     attrs = docker.from_env().api.inspect_container(container.id)
     assert attrs["HostConfig"]["NetworkMode"] == "none"  # the Runtime API is the container's own
     assert attrs["Config"]["User"] == "10001:10001" and attrs["HostConfig"]["ReadonlyRootfs"]
+
+
+def test_a_paused_lambda_image_resumes_with_its_state(
+    make_gateway: Callable[..., Gateway], ric_image: str
+) -> None:
+    gateway = make_gateway(FAAS_PAUSE_AFTER="300ms")
+    assert register_image(gateway, ric_image).status_code in (200, 201)
+    assert gateway.http.post(f"/function/{NAME}").headers["x-faas-start"] == "cold"
+
+    def paused() -> bool:
+        return bool(gateway.http.get(f"/system/function/{NAME}").json()["containers"]["paused"])
+
+    wait_until(paused, 10, 0.05)
+    resumed = gateway.http.post(f"/function/{NAME}")
+    assert resumed.headers["x-faas-start"] == "paused"
+    assert resumed.json()["calls"] == 2  # the runtime's long poll survived the freeze
 
 
 def test_boto3_request_response_context_environment_and_tail(client: Any) -> None:
