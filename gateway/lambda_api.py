@@ -27,6 +27,7 @@ import json
 import re
 import time
 import uuid
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -49,7 +50,13 @@ from gateway import sigv4
 from gateway.api_policy import _admit as admit_call  # the same key and limit checks as /function/
 from gateway.asgi import header, read_body, respond
 from gateway.auth import RequireCredentials
-from gateway.lambda_deploy import build_and_register, spec_from_request, zip_bytes
+from gateway.lambda_deploy import (
+    build_and_register,
+    image_uri,
+    register_image,
+    spec_from_request,
+    zip_bytes,
+)
 from gateway.lambda_shapes import (
     JSON_HEADERS,
     AwsError,
@@ -130,8 +137,11 @@ class LambdaApiApp:
             request = _json_object(body)
             if request.get("DryRun"):
                 return 200, list(JSON_HEADERS), json.dumps(configuration(record)).encode()
-            zipped = zip_bytes(request)
-            record = await build_and_register(state, record.spec, zipped)
+            if record.spec.contract == "lambda-image":  # another local image
+                spec = replace(record.spec, image=image_uri(request))
+                record = await register_image(state, spec, spec.image)
+            else:
+                record = await build_and_register(state, record.spec, zip_bytes(request))
             return 200, list(JSON_HEADERS), json.dumps(configuration(record)).encode()
         if match := _FUNCTION.fullmatch(path):
             record, _ = await _function(state, match.group(1), _qualifier(scope))
@@ -185,7 +195,10 @@ async def create_function(state: Any, body: bytes) -> tuple[int, Headers, bytes]
     if name in {record.name for record in await state["catalog"].all()}:
         message = f"Function already exist: {name} (use UpdateFunctionCode)"
         raise AwsError("ResourceConflictException", 409, message)
-    record = await build_and_register(state, spec, zip_bytes(request.get("Code")))
+    if spec.contract == "lambda-image":
+        record = await register_image(state, spec, spec.image)
+    else:
+        record = await build_and_register(state, spec, zip_bytes(request.get("Code")))
     return 201, list(JSON_HEADERS), json.dumps(configuration(record)).encode()
 
 
@@ -387,7 +400,7 @@ def configuration(record: FunctionRecord) -> dict[str, Any]:
         "Timeout": max(1, round(spec.timeout)),
         "Version": VERSION,
         "LastModified": modified.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
-        "PackageType": "Zip",
+        "PackageType": "Image" if spec.contract == "lambda-image" else "Zip",
         "State": "Active",
         "LastUpdateStatus": "Successful",
         "Architectures": ["x86_64"],

@@ -66,6 +66,10 @@ def register_image(gateway: Gateway, image: str, **manifest: object) -> httpx.Re
 def client(gateway: Gateway, ric_image: str) -> Any:
     response = register_image(gateway, ric_image, timeout="2s", memory="96Mi")
     assert response.status_code in (200, 201), response.text
+    return lambda_client(gateway)
+
+
+def lambda_client(gateway: Gateway) -> Any:
     return boto3.client(
         "lambda",
         endpoint_url=gateway.url,
@@ -197,3 +201,25 @@ def test_a_lambda_image_keeps_one_event_at_a_time(gateway: Gateway, ric_image: s
     response = register_image(gateway, ric_image, concurrency=4)
     assert response.status_code == 400
     assert "concurrency" in response.text
+
+
+def test_create_function_with_an_image_package(gateway: Gateway, ric_image: str) -> None:
+    client = lambda_client(gateway)
+    role = "arn:aws:iam::000000000000:role/x"
+    created = client.create_function(
+        FunctionName="from-image", PackageType="Image", Code={"ImageUri": ric_image},
+        Role=role, MemorySize=128, Timeout=3,
+    )  # fmt: skip
+    assert created["PackageType"] == "Image" and created["MemorySize"] == 128
+    result = payload(client.invoke(FunctionName="from-image", Payload=b'{"k": 2}'))
+    assert result["event"] == {"k": 2} and result["function_name"] == "from-image"
+    assert client.get_function(FunctionName="from-image")["Code"]["ImageUri"] == ric_image
+    client.update_function_code(FunctionName="from-image", ImageUri=ric_image)
+    with pytest.raises(client.exceptions.InvalidParameterValueException) as caught:
+        client.create_function(
+            FunctionName="missing-image", PackageType="Image", Role=role,
+            Code={"ImageUri": "faas-test-no-such-image:1"},
+        )  # fmt: skip
+    assert "not a local image" in caught.value.response["Error"]["Message"]
+    client.delete_function(FunctionName="from-image")
+    wait_until(lambda: not run_containers({keys.LABEL_FUNCTION: "from-image"}), 10, 0.1)
