@@ -71,7 +71,10 @@ LAMBDA_PATHS: dict[str, Any] = {
     },
     "/2015-03-31/functions": {
         "post": {
-            "summary": "Lambda CreateFunction from Code.ZipFile (built by faas) or Code.ImageUri (a local Lambda image; control plane)",
+            "summary": (
+                "Lambda CreateFunction from Code.ZipFile (built by faas) or Code.ImageUri "
+                "(a local Lambda image; control plane)"
+            ),
             "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
             "responses": {
                 "201": {"description": "FunctionConfiguration"},
