@@ -143,6 +143,13 @@ def test_boto3_request_response_context_environment_and_tail(client: Any) -> Non
     assert "marker-9" in base64.b64decode(printed["LogResult"]).decode()
 
 
+def test_large_events_and_answers_cross_the_runtime_api(client: Any) -> None:
+    big = "x" * (2 * 1024 * 1024)  # 2 MB each way over the Runtime API
+    answer = client.invoke(FunctionName=NAME, Payload=json.dumps({"big": big}))
+    assert "FunctionError" not in answer
+    assert payload(answer)["event"]["big"] == big
+
+
 def test_unhandled_error_and_timeout_in_lambdas_shape(client: Any) -> None:
     failed = client.invoke(FunctionName=NAME, Payload=json.dumps({"fail": "boom"}))
     assert failed["StatusCode"] == 200 and failed["FunctionError"] == "Unhandled"
