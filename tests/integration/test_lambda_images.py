@@ -210,6 +210,14 @@ def test_a_lambda_image_keeps_one_event_at_a_time(gateway: Gateway, ric_image: s
     assert "concurrency" in response.text
 
 
+def test_with_network_true_it_joins_the_functions_network(gateway: Gateway, ric_image: str) -> None:
+    assert register_image(gateway, ric_image, network=True).status_code in (200, 201)
+    assert gateway.http.post(f"/function/{NAME}/x").status_code == 201
+    (container,) = run_containers({keys.LABEL_FUNCTION: NAME})
+    mode = docker.from_env().api.inspect_container(container.id)["HostConfig"]["NetworkMode"]
+    assert mode not in ("none", "default", "bridge", "host")  # faas's own functions' network
+
+
 def test_create_function_with_an_image_package(gateway: Gateway, ric_image: str) -> None:
     client = lambda_client(gateway)
     role = "arn:aws:iam::000000000000:role/x"
