@@ -411,8 +411,15 @@ def main() -> None:
     except OSError as exc:
         report_init_error("Runtime.InvalidEntrypoint", f"cannot start {argv[0]!r}: {exc}")
         sys.exit(EXIT_INIT_ERROR)
-    for signum in (signal.SIGTERM, signal.SIGINT):  # docker stop: pass it on to the runtime
-        signal.signal(signum, lambda sig, _: os.kill(pid, sig))
+
+    def forward(signum: int, _: object) -> None:  # docker stop: pass it on to the runtime
+        try:  # noqa: SIM105  (contextlib is not imported: start-up cost)
+            os.kill(pid, signum)
+        except ProcessLookupError:  # already gone: wait_runtime ends the container
+            pass
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, forward)
     threading.Thread(target=wait_runtime, args=(pid,), daemon=True).start()
     STATE.ready.wait()
     faas_server.listen(64)
