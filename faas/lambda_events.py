@@ -20,6 +20,8 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from faas.manifest.lambda_options import speaks_lambda
+
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
 Headers = list[tuple[bytes, bytes]]
@@ -29,7 +31,7 @@ _TEXT_PARTS = ("+json", "+xml", "x-www-form-urlencoded")
 
 
 def is_lambda(record: Any) -> bool:
-    return record is not None and getattr(record.spec, "contract", "native") == "lambda"
+    return record is not None and speaks_lambda(getattr(record.spec, "contract", "native"))
 
 
 def _body_fields(headers: dict[str, list[str]], body: bytes) -> tuple[str | None, bool]:

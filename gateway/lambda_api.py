@@ -25,14 +25,24 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 import uuid
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from faas.contracts.base import CallRequest
-from faas.errors import FaasError, FunctionFailed, FunctionTimeout, PayloadTooLarge
+from faas.errors import (
+    FaasError,
+    FunctionFailed,
+    FunctionTimeout,
+    PayloadTooLarge,
+    RequestInvalid,
+)
+from faas.manifest.lambda_options import speaks_lambda
+from faas.manifest.request_schema import RequestSchema
 from faas.manifest.spec import check_name
 from faas.pool.log_pages import read_page
 from faas.registry.store import FunctionRecord
@@ -40,7 +50,13 @@ from gateway import sigv4
 from gateway.api_policy import _admit as admit_call  # the same key and limit checks as /function/
 from gateway.asgi import header, read_body, respond
 from gateway.auth import RequireCredentials
-from gateway.lambda_deploy import build_and_register, spec_from_request, zip_bytes
+from gateway.lambda_deploy import (
+    build_and_register,
+    image_uri,
+    register_image,
+    spec_from_request,
+    zip_bytes,
+)
 from gateway.lambda_shapes import (
     JSON_HEADERS,
     AwsError,
@@ -53,6 +69,7 @@ PREFIXES = ("/2015-03-31/functions", "/2014-11-13/functions")
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # Lambda's limits, whatever FAAS_MAX_BODY says
 MAX_ASYNC_PAYLOAD = 1024 * 1024
 MAX_TAIL_BYTES = 4096
+LARGE_EVENT = 64 * 1024  # checked against a request_schema on a thread, off the event loop
 VERSION = "$LATEST"
 _INVOKE = re.compile(r"/2015-03-31/functions/([^/]+)/invocations/?")
 _INVOKE_ASYNC = re.compile(r"/2014-11-13/functions/([^/]+)/invoke-async/?")
@@ -120,8 +137,11 @@ class LambdaApiApp:
             request = _json_object(body)
             if request.get("DryRun"):
                 return 200, list(JSON_HEADERS), json.dumps(configuration(record)).encode()
-            zipped = zip_bytes(request)
-            record = await build_and_register(state, record.spec, zipped)
+            if record.spec.contract == "lambda-image":  # another local image
+                spec = replace(record.spec, image=image_uri(request))
+                record = await register_image(state, spec, spec.image)
+            else:
+                record = await build_and_register(state, record.spec, zip_bytes(request))
             return 200, list(JSON_HEADERS), json.dumps(configuration(record)).encode()
         if match := _FUNCTION.fullmatch(path):
             record, _ = await _function(state, match.group(1), _qualifier(scope))
@@ -175,7 +195,10 @@ async def create_function(state: Any, body: bytes) -> tuple[int, Headers, bytes]
     if name in {record.name for record in await state["catalog"].all()}:
         message = f"Function already exist: {name} (use UpdateFunctionCode)"
         raise AwsError("ResourceConflictException", 409, message)
-    record = await build_and_register(state, spec, zip_bytes(request.get("Code")))
+    if spec.contract == "lambda-image":
+        record = await register_image(state, spec, spec.image)
+    else:
+        record = await build_and_register(state, spec, zip_bytes(request.get("Code")))
     return 201, list(JSON_HEADERS), json.dumps(configuration(record)).encode()
 
 
@@ -251,6 +274,8 @@ async def invoke(
             raise AwsError("InvalidRequestContentException", 400, message) from None
     if record.spec.api is not None and record.spec.api.uses_redis:
         scope = await admit_call(record.spec.api, record.name, scope)
+    if record.spec.api is not None and record.spec.api.request_schema is not None:
+        await check_event(record.spec.api.request_schema, payload)
     headers = [
         *JSON_HEADERS,
         (b"lambda-runtime-invoked-function-arn", arn.encode()),
@@ -272,6 +297,7 @@ async def invoke(
         (b"x-amz-executed-version", b"$LATEST"),
     ]
     request = CallRequest("POST", b"", b"", headers, payload)
+    started = time.time()
     completed = True  # the handler returned or raised: the adapter logged its REPORT line
     try:
         result = await state["invoker"].call(record, request, call_id)
@@ -290,9 +316,28 @@ async def invoke(
     if failed:
         answer.append((b"x-amz-function-error", b"Unhandled"))
     if (header(scope, b"x-amz-log-type") or b"").lower() == b"tail":
-        rounds = 20 if record.spec.contract == "lambda" and completed else 3
-        answer.append((b"x-amz-log-result", await log_tail(state, record.name, call_id, rounds)))
+        rounds = 20 if speaks_lambda(record.spec.contract) and completed else 3
+        # A completed call's container still runs: its lines since the call began are enough.
+        # A failed one's may be archived already: then the newest lines of every source.
+        since = started - 1.0 if completed else None
+        tail = await log_tail(state, record.name, call_id, rounds, since)
+        answer.append((b"x-amz-log-result", tail))
     return 200, [*answer, *JSON_HEADERS], body
+
+
+async def check_event(schema: RequestSchema, payload: bytes) -> None:
+    """The event must match the function's `request_schema`, as /function/ bodies must (an
+    empty payload is Lambda's `{}`)."""
+    import asyncio
+
+    event = payload if payload.strip() else b"{}"
+    try:
+        if len(event) > LARGE_EVENT:  # seconds of parsing must not stall every other call
+            await asyncio.to_thread(schema.check, "POST", event)
+        else:
+            schema.check("POST", event)
+    except RequestInvalid as exc:
+        raise AwsError("InvalidRequestContentException", 400, exc.message) from None
 
 
 def _is_error_shape(body: bytes) -> bool:
@@ -307,8 +352,13 @@ def _error_body(error_type: str, message: str) -> bytes:
     return json.dumps({"errorMessage": message, "errorType": error_type}).encode()
 
 
-async def log_tail(state: Any, name: str, call_id: str, rounds: int, lines: int = 200) -> bytes:
-    """The last 4 KB of this call's log lines (tagged `[call id]`), base64-encoded.
+async def log_tail(
+    state: Any, name: str, call_id: str, rounds: int, since: float | None = None
+) -> bytes:
+    """The last 4 KB of this call's log lines (tagged `[call id]`), base64-encoded, however
+    many lines the call (and the function's other containers) printed: the newest page of the
+    function's log (FAAS_LOGS_MAX_LINES, FAAS_LOGS_MAX_BYTES), from `since` (epoch seconds)
+    when given, ends with the call's own last lines.
 
     The engine may deliver a container's output a moment after the answer, so this waits
     (`rounds` reads, 50 ms apart, at most) for the Lambda adapter's closing REPORT line."""
@@ -321,9 +371,9 @@ async def log_tail(state: Any, name: str, call_id: str, rounds: int, lines: int 
             state["registry"].archived_page,
             state["invoker"].live_logs,
             name,
-            since=None,
+            since=since,
             before=None,
-            limit=min(lines, settings.logs_max_lines),
+            limit=settings.logs_max_lines,
             max_bytes=settings.logs_max_bytes,
         )
         found = [line[line.index(tag) + len(tag) :] for line in page.lines if tag in line]
@@ -350,7 +400,7 @@ def configuration(record: FunctionRecord) -> dict[str, Any]:
         "Timeout": max(1, round(spec.timeout)),
         "Version": VERSION,
         "LastModified": modified.strftime("%Y-%m-%dT%H:%M:%S.000+0000"),
-        "PackageType": "Zip",
+        "PackageType": "Image" if spec.contract == "lambda-image" else "Zip",
         "State": "Active",
         "LastUpdateStatus": "Successful",
         "Architectures": ["x86_64"],

@@ -1,6 +1,8 @@
 """The Lambda API's CreateFunction and UpdateFunctionCode: a zip upload (`Code.ZipFile`,
 base64 in the JSON body, as boto3 sends it) becomes a function folder, built into an image by
-faas's builder (requirements.txt included) and registered with `contract: lambda`.
+faas's builder (requirements.txt included) and registered with `contract: lambda`. An Image
+package (`PackageType: Image`, `Code.ImageUri`) names a local image built on the Lambda
+Runtime API, registered as it is with `contract: lambda-image`.
 
 Control plane only (gateway/lambda_api.py checks the credentials first). The zip is unpacked
 into a temporary folder with every member checked: no absolute paths, no `..`, no links, at
@@ -35,13 +37,19 @@ def _invalid(message: str) -> AwsError:
 
 def spec_from_request(name: str, body: dict[str, Any]) -> FunctionSpec:
     """The manifest a CreateFunction request describes (errors name the Lambda field)."""
-    runtime = body.get("Runtime")
-    if runtime is not None and not (isinstance(runtime, str) and runtime.startswith("python3")):
-        raise _invalid(f"Runtime: faas runs python3.x functions only, got {runtime!r}")
-    if body.get("PackageType", "Zip") != "Zip":
-        raise _invalid("PackageType: only Zip (Lambda images are not supported yet)")
+    package = body.get("PackageType", "Zip")
+    if package not in ("Zip", "Image"):
+        raise _invalid(f"PackageType: Zip or Image, got {package!r}")
     manifest: dict[str, Any] = {"name": name, "contract": "lambda"}
-    manifest["handler"] = body.get("Handler") or DEFAULT_HANDLER
+    if package == "Image":  # a local image on the Lambda Runtime API (contract lambda-image)
+        if body.get("ImageConfig"):
+            raise _invalid("ImageConfig: faas runs the image's own ENTRYPOINT, CMD and WORKDIR")
+        manifest.update(contract="lambda-image", image=image_uri(body.get("Code")))
+    else:
+        runtime = body.get("Runtime")
+        if runtime is not None and not (isinstance(runtime, str) and runtime.startswith("python3")):
+            raise _invalid(f"Runtime: faas runs python3.x functions only, got {runtime!r}")
+        manifest["handler"] = body.get("Handler") or DEFAULT_HANDLER
     if "MemorySize" in body:
         manifest["memory"] = f"{body['MemorySize']}Mi"
     if "Timeout" in body:
@@ -53,6 +61,23 @@ def spec_from_request(name: str, body: dict[str, Any]) -> FunctionSpec:
         return parse_manifest(manifest)
     except FaasError as exc:
         raise _invalid(exc.message) from None
+
+
+def image_uri(code: Any) -> str:
+    """`Code.ImageUri` of an Image package: a local image (faas never pulls)."""
+    if not isinstance(code, dict) or not isinstance(code.get("ImageUri"), str):
+        raise _invalid("Code: an Image package gives Code.ImageUri (a local image)")
+    return str(code["ImageUri"])
+
+
+async def register_image(state: Any, spec: FunctionSpec, image: str) -> FunctionRecord:
+    """Register a Lambda image function (CreateFunction/UpdateFunctionCode with ImageUri)."""
+    if not await state["lifecycle"].image_exists(image):
+        raise _invalid(f"Code.ImageUri: {image!r} is not a local image (docker build it first)")
+    record: FunctionRecord = await state["registry"].put(spec, image, "")
+    state["catalog"].put(record)
+    state["invoker"].sync(record)
+    return record
 
 
 def zip_bytes(code: Any) -> bytes:

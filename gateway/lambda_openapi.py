@@ -71,7 +71,10 @@ LAMBDA_PATHS: dict[str, Any] = {
     },
     "/2015-03-31/functions": {
         "post": {
-            "summary": "Lambda CreateFunction from Code.ZipFile (control plane; built by faas)",
+            "summary": (
+                "Lambda CreateFunction from Code.ZipFile (built by faas) or Code.ImageUri "
+                "(a local Lambda image; control plane)"
+            ),
             "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
             "responses": {
                 "201": {"description": "FunctionConfiguration"},
@@ -91,7 +94,7 @@ LAMBDA_PATHS: dict[str, Any] = {
     "/2015-03-31/functions/{name}/code": {
         "parameters": [_NAME],
         "put": {
-            "summary": "Lambda UpdateFunctionCode from Code.ZipFile (control plane)",
+            "summary": "Lambda UpdateFunctionCode from Code.ZipFile or ImageUri (control plane)",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
             "responses": {"200": {"description": "FunctionConfiguration"}, **_CONTROL, **_ERRORS},
         },

@@ -139,7 +139,7 @@ MANIFEST = {
             },
         },
         # Image functions (faas.manifest.images): HTTP images and task images.
-        "contract": {"enum": ["native", "lambda", "http", "task"]},
+        "contract": {"enum": ["native", "lambda", "http", "task", "lambda-image"]},
         "image": {"type": "string", "description": "an existing local image (repo:tag)"},
         "port": {"type": "integer", "minimum": 1, "maximum": 65535},
         "readonly_root_filesystem": {"type": "boolean"},

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from faas.contracts.base import HOP_BY_HOP, CallRequest
 from faas.errors import BadRequest
+from faas.manifest.lambda_options import speaks_lambda
 from faas.manifest.spec import check_name
 from gateway.asgi import error_response, header, read_body, respond
 from gateway.lambda_http import call_through_api_gateway
@@ -50,7 +51,7 @@ async def _call(scope: Scope, receive: Receive, call_id: str) -> tuple[int, list
     force = header(scope, b"x-faas-force")
     if force not in (None, b"cold"):
         raise BadRequest(f"X-Faas-Force must be 'cold', got {force.decode('latin-1')!r}")
-    if record.spec.contract == "lambda":  # an API Gateway event in, its proxy answer out
+    if speaks_lambda(record.spec.contract):  # an API Gateway event in, its proxy answer out
         status, headers, body, result = await call_through_api_gateway(
             scope, record, slash + rest, body, call_id, force == b"cold"
         )

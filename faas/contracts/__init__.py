@@ -16,10 +16,11 @@ its endpoint forwards the call as plain HTTP (the path without `/call`, hop-by-h
 stripped, chunked answers read to the end) over a `transport.Channel` to the instance's address.
 Task images (`contract: task`) have no long-lived instance: `faas.pool.tasks` runs one
 container per call.
-A Lambda contract (`lambda_.py`, for images with the Runtime Interface Emulator) places it the
-same way, is ready once port 8080 accepts a connection, and its endpoint encodes the call as an
-API Gateway proxy event `POST /2015-03-31/functions/function/invocations` and decodes the proxy
-response (`statusCode`, `headers`, `body`, `isBase64Encoded`) back into a `CallResponse`.
+Lambda images (`contract: lambda-image`, images built on the Lambda Runtime API such as
+awslambdaric ones) are native instances as far as the pool can tell: `lambda_image` holds the
+Runtime API shim that replaces their entrypoint, serves the Runtime API inside the container
+and takes faas's calls on the instance's socket as faas's runtime does (the events themselves
+are shaped by the gateway, as for `contract: lambda` handlers).
 
 Imports: `faas.errors`, `faas.settings` and the standard library only.
 """

@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+ImageCommand = tuple[list[str], list[str]]  # an image's (ENTRYPOINT, CMD), each [] when unset
+
 
 @dataclass(frozen=True)
 class ContainerConfig:
@@ -27,6 +29,7 @@ class ContainerConfig:
     labels: Mapping[str, str]
     environment: Mapping[str, str]
     command: tuple[str, ...] = ()
+    entrypoint: tuple[str, ...] | None = None  # None: the image's own (Lambda images replace it)
     user: str = "10001:10001"
     memory: int = 128 * 1024 * 1024
     cpus: float = 0.5
@@ -143,6 +146,9 @@ class Engine(Protocol):
 
     async def image_labels(self, ref: str) -> dict[str, str] | None:
         """The image's labels; None when there is no such image."""
+
+    async def image_command(self, ref: str) -> ImageCommand | None:
+        """The image's (ENTRYPOINT, CMD); None when there is no such image (Lambda images)."""
 
     async def read_archive(self, image: str, path: str, labels: Mapping[str, str]) -> bytes | None:
         """A tar of `path` inside `image` (None when it has no such path)."""

@@ -67,6 +67,7 @@ from faas.engines.base import (
     ContainerEvent,
     ContainerState,
     Engine,
+    ImageCommand,
     ManagedContainer,
 )
 from faas.engines.fake_instance import (
@@ -84,6 +85,7 @@ OPERATIONS = frozenset(
     {
         *("ping", "create", "start", "pause", "resume", "remove", "rename", "state"),
         *("address", "list", "logs", "events", "ensure_network", "image_labels", "read_archive"),
+        "image_command",
     }
 )
 GATEWAY_ADDRESS = "127.0.0.1"  # instances share the host's network
@@ -191,7 +193,7 @@ class FakeEngine:
         if config.network is not None and config.network not in self._networks:
             raise DockerError(f"network {config.network} not found (create {config.name})")
         socket = config.environment.get("FAAS_SOCKET", "")
-        if not config.command and not in_bind(config, socket):
+        if not (config.command or config.entrypoint) and not in_bind(config, socket):
             raise ConfigError(
                 "the fake engine serves runtimes on Unix sockets only, in a bind-mounted folder "
                 f"(FAAS_TRANSPORT=unix): {config.name} has FAAS_SOCKET={socket!r}"
@@ -334,6 +336,11 @@ class FakeEngine:
         self._enter("image_labels", ref)
         image = self._images.get(ref)
         return None if image is None else dict(image.labels)
+
+    async def image_command(self, ref: str) -> ImageCommand | None:
+        """Fake images have no ENTRYPOINT or CMD of their own: they run the config's command."""
+        self._enter("image_command", ref)
+        return None if ref not in self._images else ([], [])
 
     async def read_archive(self, image: str, path: str, labels: Mapping[str, str]) -> bytes | None:
         self._enter("read_archive", image)

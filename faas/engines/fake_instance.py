@@ -314,6 +314,8 @@ class Instance:
         env["PYTHONPATH"] = _SOURCE_ROOT
         workdir = FUNCTION_DIR if self.image.function_dir else "/tmp"  # as faas's images
         argv = self.config.command or RUNTIME_COMMAND
+        if self.config.entrypoint is not None:  # replaced, as Docker does: its command follows
+            argv = (*self.config.entrypoint, *self.config.command)
         self.process = Process(argv, env, Path(_translate(workdir, paths)), self.log, on_exit)
 
     def state(self) -> ContainerState:

@@ -1,6 +1,8 @@
 """The faas.yaml fields of functions that are images rather than faas handlers.
 
 `contract: http` — any image serving HTTP on `port` (8080 by default, as OpenFaaS's watchdog);
+`contract: lambda-image` — an image built on the Lambda Runtime API (`awslambdaric`, AWS's base
+images), run unchanged (faas.contracts.lambda_image);
 `contract: task` — an image run once per call with the call's arguments (Docker's 2016
 serverless article). `image: repo:tag` names an existing local image instead of building the
 folder; with `image` and no `contract`, the contract is `http`.
@@ -21,7 +23,7 @@ from faas.errors import ManifestError
 # native and lambda run on faas's own runtime (the handler's calling convention differs);
 # http and task are images of their own.
 RUNTIME_CONTRACTS = ("native", "lambda")
-CONTRACTS = (*RUNTIME_CONTRACTS, "http", "task")
+CONTRACTS = (*RUNTIME_CONTRACTS, "http", "task", "lambda-image")
 IMAGE_FIELDS = ("contract", "image", "port", "readonly_root_filesystem", "image_user")
 IMAGE_DEFAULTS: dict[str, object] = {
     "contract": "native",
@@ -49,6 +51,9 @@ def parse_image_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     port = data.get("port", 8080)
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise ManifestError("port", f"must be a TCP port from 1 to 65535, got {port!r}")
+    if contract == "lambda-image" and data.get("concurrency", 1) != 1:
+        message = "a Lambda runtime takes one event at a time: keep 1 (scale out with scale.max)"
+        raise ManifestError("concurrency", message)
     if contract == "task" and isinstance(data.get("scale"), Mapping) and data["scale"].get("min"):
         raise ManifestError("scale.min", "a task runs one container per call: keep none ready")
     values: dict[str, Any] = {"contract": contract, "image": image, "port": port}

@@ -2,6 +2,7 @@
 Lambda does, and `lambda:` says how HTTP calls reach it.
 
     contract: lambda                    native (the default: handle(Event, Context)) or lambda
+                                        (or lambda-image: an image on the Lambda Runtime API)
     lambda: {event: apigateway-v2}      the event of a call through /function/NAME/...:
                                         apigateway-v1 (REST API proxy) or apigateway-v2 (HTTP API)
 """
@@ -15,6 +16,13 @@ from typing import Any
 from faas.errors import ManifestError
 
 HTTP_EVENTS = ("apigateway-v1", "apigateway-v2")
+# Functions that take Lambda's events and answer in Lambda's shapes: handlers on faas's
+# runtime (`lambda`) and images on the Lambda Runtime API (`lambda-image`: contracts.lambda_image).
+LAMBDA_CONTRACTS = ("lambda", "lambda-image")
+
+
+def speaks_lambda(contract: str) -> bool:
+    return contract in LAMBDA_CONTRACTS
 
 
 @dataclass(frozen=True)
@@ -30,9 +38,9 @@ class LambdaOptions:
 def parse_lambda_options(data: Mapping[str, Any], contract: str) -> LambdaOptions | None:
     """The `lambda:` mapping (defaults when absent) of a `contract: lambda` function, else None."""
     value = data.get("lambda")
-    if contract != "lambda":
+    if contract not in LAMBDA_CONTRACTS:
         if value is not None:
-            raise ManifestError("lambda", "is only for functions with `contract: lambda`")
+            raise ManifestError("lambda", "is only for `contract: lambda` or `lambda-image`")
         return None
     if value is None:
         return LambdaOptions()

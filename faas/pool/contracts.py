@@ -1,6 +1,8 @@
 """Which contract starts a function's instances: the one its manifest names (`contract:`).
 
-Native functions share one `NativeContract`; HTTP images get one `HttpImageContract` per port.
+Native functions share one `NativeContract`, and so do Lambda images (their Runtime API shim
+takes calls as faas's runtime does: faas.contracts.lambda_image); HTTP images get one
+`HttpImageContract` per port.
 Task images (`contract: task`) have no long-lived instance to place: `faas.pool.tasks` runs
 one container per call instead (asking for their contract here is a BadRequest).
 """
@@ -22,8 +24,8 @@ class ContractChoice:
         self._http: dict[int, HttpImageContract] = {}
 
     def of(self, spec: FunctionSpec) -> Contract[Endpoint]:
-        if spec.on_runtime:  # native and Lambda handlers: faas's runtime either way
-            return self._native
+        if spec.on_runtime or spec.contract == "lambda-image":
+            return self._native  # faas's runtime, or the Runtime API shim speaking as it does
         if spec.contract == "http":
             contract = self._http.get(spec.port)
             if contract is None:

@@ -40,6 +40,7 @@ from faas.errors import (
 from faas.manifest.spec import FunctionSpec
 from faas.pool.contracts import ContractChoice
 from faas.pool.hardening import Shape, function_container, generic_container
+from faas.pool.lambda_images import LAMBDA_IMAGE, ImageCommands, lambda_image_config
 from faas.pool.secret_files import SecretFiles, SecretValues
 from faas.registry.bindings import DataBindings
 from faas.settings import Settings
@@ -92,6 +93,7 @@ class Lifecycle:
         self._placements: dict[str, tuple[Contract[Endpoint], Placement]] = {}
         self._events_readers: set[asyncio.Task[object]] = set()
         self._network_ready = False
+        self._lambda_images = ImageCommands(engine)
         self.secret_files = SecretFiles(settings.secret_mounts, gateway_id, secrets)
 
     @property
@@ -171,6 +173,9 @@ class Lifecycle:
             reachable = self.settings.function_redis_url or self.settings.redis_url
             service_env.update(await self._bindings.environment(spec, reachable))
 
+        lambda_command = None  # a Lambda image: the Runtime API shim runs its own command
+        if spec.contract == LAMBDA_IMAGE:
+            lambda_command = await self._lambda_images.of(image)
         secret_folder = await self.secret_files.prepare(spec)  # None: it names no secrets
 
         def config(name: str, placement: Placement) -> ContainerConfig:
@@ -183,6 +188,8 @@ class Lifecycle:
                 stack_id=self.stack_id,
                 service_env=service_env,
             )
+            if lambda_command is not None:
+                cfg = lambda_image_config(cfg, lambda_command)
             return self.secret_files.mount(cfg, secret_folder)
 
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 from tests.unit.fake_gateway import Stack, run, until
@@ -67,5 +68,32 @@ def test_invoke_api_and_api_gateway_over_the_fake_engine(stack: Stack) -> None:
             listed = await gw.http.get("/2015-03-31/functions/")  # Basic credentials
             assert [f["FunctionName"] for f in listed.json()["Functions"]] == ["lambda-echo"]
             assert json.loads(listed.content)["Functions"][0]["MemorySize"] == 64
+
+    run(scenario)
+
+
+def test_invoke_checks_the_request_schema_and_tails_the_calls_last_4_kb(stack: Stack) -> None:
+    async def scenario() -> None:
+        async with stack.gateway() as gw:
+            schema = {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}
+            await gw.register("lambda-echo", request_schema=schema)
+            wrong = await gw.http.post(INVOKE.format("lambda-echo"), content=b'{"n": "x"}')
+            assert wrong.status_code == 400, wrong.text
+            assert wrong.headers["x-amzn-errortype"] == "InvalidRequestContentException"
+            assert "/n" in wrong.json()["message"]
+            empty = await gw.http.post(INVOKE.format("lambda-echo"))  # Lambda's {}: no "n"
+            assert empty.status_code == 400
+
+            # 600 short lines: more than the 200 newest lines Tail used to read, less than 4 KB
+            # in those 200; the tail is the call's last 4 KB whatever the line count.
+            lines = "\n".join(f"line-{i:04}" for i in range(600))
+            event = json.dumps({"n": 1, "print": lines}).encode()
+            tailed = await gw.http.post(
+                INVOKE.format("lambda-echo"), content=event, headers={"X-Amz-Log-Type": "Tail"}
+            )
+            assert tailed.status_code == 200, tailed.text
+            log = base64.b64decode(tailed.headers["x-amz-log-result"])
+            assert len(log) == 4096
+            assert b"line-0599\n" in log and log.rstrip().splitlines()[-1].startswith(b"REPORT")
 
     run(scenario)

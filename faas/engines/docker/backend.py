@@ -130,6 +130,14 @@ class DockerBackend:
             return None
         return dict((info.get("Config") or {}).get("Labels") or {})
 
+    def image_command(self, ref: str) -> tuple[list[str], list[str]] | None:
+        """The image's ENTRYPOINT and CMD (each [] when unset); None when there is no such image."""
+        info = self._inspect_image(ref)
+        if info is None:
+            return None
+        config = info.get("Config") or {}
+        return list(config.get("Entrypoint") or []), list(config.get("Cmd") or [])
+
     def image_exists(self, ref: str) -> bool:
         return self.image_id(ref) is not None
 
@@ -220,6 +228,7 @@ class DockerBackend:
             created = self._api.create_container(
                 cfg.image,
                 command=list(cfg.command) or None,
+                entrypoint=list(cfg.entrypoint) if cfg.entrypoint is not None else None,
                 name=cfg.name,
                 user=cfg.user or None,
                 ports=list(cfg.ports) or None,

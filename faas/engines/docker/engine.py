@@ -14,6 +14,7 @@ from faas.engines.base import (
     ContainerConfig,
     ContainerEvent,
     ContainerState,
+    ImageCommand,
     ManagedContainer,
     newest_within,
 )
@@ -126,6 +127,9 @@ class DockerEngine:
 
     async def image_labels(self, ref: str) -> dict[str, str] | None:
         return await self._run(self._backend.image_labels, ref)
+
+    async def image_command(self, ref: str) -> ImageCommand | None:
+        return await self._run(self._backend.image_command, ref)
 
     async def read_archive(self, image: str, path: str, labels: Mapping[str, str]) -> bytes | None:
         return await self._run(self._backend.read_archive, image, path, labels)
