@@ -99,6 +99,7 @@ def create_app(
             record_applied=lambda revision: registry.record_applied(
                 gateway_id, revision, HEARTBEAT_TTL
             ),
+            next_change=registry.next_change,
         )
         await maintenance.start()
         await _deploy_folders(settings, backend, registry, catalog, invoker)

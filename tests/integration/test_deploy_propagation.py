@@ -63,3 +63,31 @@ def test_a_gateway_that_does_not_apply_a_change_is_named_after_the_wait(
             await client.aclose()
 
     asyncio.run(main())
+
+
+def test_a_wait_for_changes_ends_when_a_function_is_put_or_deleted(
+    redis_server: RedisServer,
+) -> None:
+    redis_server.flush()
+
+    async def main() -> None:
+        client = connect(redis_server.url)
+        registry = Registry(client)
+        try:
+            end = await registry.next_change(None, 0)
+            assert await registry.next_change(end, 0.05) == end  # nothing: the wait times out
+            waiting = asyncio.ensure_future(registry.next_change(end, 4))
+            await asyncio.sleep(0.05)
+            assert not waiting.done()
+            started = time.monotonic()
+            await registry.put(parse_manifest({"name": "a"}), "img:1", "h")
+            after_put = await waiting
+            assert after_put != end and time.monotonic() - started < 1
+            waiting = asyncio.ensure_future(registry.next_change(after_put, 4))
+            await registry.delete("a")
+            assert await waiting not in (end, after_put)
+            assert await registry.next_change(None, 0) != after_put  # the end moved on
+        finally:
+            await client.aclose()
+
+    asyncio.run(main())

@@ -210,3 +210,46 @@ def test_the_applied_revision_is_recorded_after_the_changes_up_to_it_are_applied
         await maintenance.stop()
 
     asyncio.run(scenario())
+
+
+def test_changes_are_applied_when_the_registry_notices_them_not_on_a_timer() -> None:
+    async def scenario() -> None:
+        heartbeat = Heartbeat(FakeGateways(set()), "me")
+        pending: list[FunctionRecord] = []
+        synced: list[str] = []
+        noticed = asyncio.Event()
+        waits: list[tuple[str | None, float]] = []
+
+        async def changed() -> list[FunctionRecord]:
+            found, pending[:] = list(pending), []
+            return found
+
+        async def next_change(after: str | None, timeout: float) -> str:
+            waits.append((after, timeout))
+            if after is None:
+                return "1-0"  # the feed's end, read before catching up
+            await noticed.wait()  # a blocking read: nothing happens until a notice
+            noticed.clear()
+            return "2-0"
+
+        maintenance = Maintenance(
+            heartbeat,
+            FakeEngine([], []),
+            FakePool(set()),
+            changed,
+            lambda r: synced.append(r.name),
+            next_change=next_change,
+        )
+        await maintenance.start()
+        await asyncio.sleep(0.3)  # longer than the old polling interval: nothing polled
+        assert synced == [] and waits[:2] == [(None, 0), ("1-0", 2.0)]
+        pending.append(FunctionRecord(parse_manifest({"name": "fn"}), "img:1", "h", 0.0, 0.0))
+        noticed.set()
+        for _ in range(100):
+            if synced:
+                break
+            await asyncio.sleep(0.01)
+        assert synced == ["fn"] and waits[-1] == ("2-0", 2.0)
+        await maintenance.stop()
+
+    asyncio.run(scenario())
