@@ -14,6 +14,9 @@ from starlette.routing import Route
 
 from gateway.api_key_routes import API_KEY_PATHS
 from gateway.lambda_openapi import LAMBDA_PATHS
+from gateway.openapi_parts import error as _error
+from gateway.openapi_parts import json_response as _json
+from gateway.openapi_parts import parameter, request_body
 from gateway.openapi_schemas import MANIFEST, NAME, SCHEMAS, SECRET
 from gateway.openfaas_openapi import add_openfaas
 from gateway.params import MAX_SINCE, MAX_TAIL
@@ -21,39 +24,14 @@ from gateway.params import MAX_SINCE, MAX_TAIL
 ANY_METHOD = ("get", "post", "put", "patch", "delete", "head", "options")
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-
-
-def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    body = schema or {"type": "object"}
-    return {"description": description, "content": {"application/json": {"schema": body}}}
-
-
 def _path(name: str, description: str, pattern: str | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "string"}
-    if pattern:
-        schema["pattern"] = pattern
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "description": description,
-        "schema": schema,
-    }
+    return parameter(
+        name, "path", description, {"type": "string", "pattern": pattern} if pattern else None
+    )
 
 
 def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema,
-    }
+    return parameter(name, "query", description, schema)
 
 
 FUNCTION = _path("name", "the function's name", NAME)
@@ -299,7 +277,7 @@ add_openfaas(
 )
 
 # OpenFaaS's secrets API (gateway/secret_routes.py): names only ever come back, never values.
-_SECRET_BODY = {"required": True, "content": {"application/json": {"schema": SECRET}}}
+_SECRET_BODY = request_body(SECRET)
 _NO_SECRET = _error("no such secret")
 DOCUMENT["paths"]["/system/secrets"] = {
     "get": {
