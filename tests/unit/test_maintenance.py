@@ -4,7 +4,7 @@ stack id, reconcile of orphans, engine events."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -177,9 +177,17 @@ def test_the_stack_id_outlives_a_redis_that_lost_its_data(tmp_path: Path) -> Non
     asyncio.run(scenario())
 
 
+def following(
+    changed: Callable[[], Awaitable[list[FunctionRecord]]], synced: list[str], **options: Any
+) -> Maintenance:
+    """Maintenance with fakes, following the function records `changed` returns."""
+    heartbeat = Heartbeat(FakeGateways(set()), "me")
+    engine, pool = FakeEngine([], []), FakePool(set())
+    return Maintenance(heartbeat, engine, pool, changed, lambda r: synced.append(r.name), **options)
+
+
 def test_the_applied_revision_is_recorded_after_the_changes_up_to_it_are_applied() -> None:
     async def scenario() -> None:
-        heartbeat = Heartbeat(FakeGateways(set()), "me")
         revision = {"now": 7}
         synced: list[str] = []
         recorded: list[tuple[int, list[str]]] = []
@@ -191,14 +199,8 @@ def test_the_applied_revision_is_recorded_after_the_changes_up_to_it_are_applied
         async def record_applied(seen: int) -> None:
             recorded.append((seen, list(synced)))  # what had been applied when it was said
 
-        maintenance = Maintenance(
-            heartbeat,
-            FakeEngine([], []),
-            FakePool(set()),
-            changed,
-            lambda r: synced.append(r.name),
-            revision=lambda: revision["now"],
-            record_applied=record_applied,
+        maintenance = following(
+            changed, synced, revision=lambda: revision["now"], record_applied=record_applied
         )
         await maintenance.start()
         assert recorded == [(7, ["fn"])]
@@ -214,7 +216,6 @@ def test_the_applied_revision_is_recorded_after_the_changes_up_to_it_are_applied
 
 def test_changes_are_applied_when_the_registry_notices_them_not_on_a_timer() -> None:
     async def scenario() -> None:
-        heartbeat = Heartbeat(FakeGateways(set()), "me")
         pending: list[FunctionRecord] = []
         synced: list[str] = []
         noticed = asyncio.Event()
@@ -232,14 +233,7 @@ def test_changes_are_applied_when_the_registry_notices_them_not_on_a_timer() -> 
             noticed.clear()
             return "2-0"
 
-        maintenance = Maintenance(
-            heartbeat,
-            FakeEngine([], []),
-            FakePool(set()),
-            changed,
-            lambda r: synced.append(r.name),
-            next_change=next_change,
-        )
+        maintenance = following(changed, synced, next_change=next_change)
         await maintenance.start()
         await asyncio.sleep(0.3)  # longer than the old polling interval: nothing polled
         assert synced == [] and waits[:2] == [(None, 0), ("1-0", 2.0)]
