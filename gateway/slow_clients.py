@@ -15,8 +15,6 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from gateway.one_write import OneWrite
-
 _TICK = 1.0  # seconds between checks: a slow head is closed within [timeout, timeout + tick]
 
 
@@ -51,8 +49,6 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._heads_done = self._heads_begun
         super().on_headers_complete()
-        # Head and body in one write (gateway.one_write); the cycle only writes and closes.
-        self.cycle.transport = OneWrite(self.cycle.transport)  # type: ignore[assignment]
 
     def _interval(self) -> float:
         return min(_TICK, self.head_timeout)
