@@ -33,12 +33,11 @@ from typing import Any
 
 import docker
 import httpx
-import redis
 
 from faas import credentials
 from faas.client import ControlPlaneAuth
 from faas.settings import Settings
-from faas_bench.local import free_port, wait
+from faas_bench.local import free_port, healthy, start_redis, stop, wait
 from faas_bench.stats import Summary, interleave, summarize
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,16 +67,7 @@ class Stack:
         self.settings = Settings(home=work)
 
     def start(self) -> httpx.Client:
-        redis_server = shutil.which("redis-server") or "redis-server"
-        self.procs.append(
-            subprocess.Popen(
-                [redis_server, "--port", str(self.redis_port), "--bind", "127.0.0.1",
-                 "--save", "", "--dir", str(self.work)],
-                stdout=subprocess.DEVNULL,
-            )
-        )  # fmt: skip
-        db = redis.Redis(port=self.redis_port)
-        wait(lambda: _pings(db), 10, "redis")
+        self.procs.append(start_redis(self.redis_port, self.work))
         env = {
             **os.environ,
             "FAAS_PORT": str(self.port),
@@ -93,29 +83,12 @@ class Stack:
             [sys.executable, "-m", "gateway"], cwd=REPO, env=env, stdout=log, stderr=log
         )
         self.procs.append(proc)
-        wait(lambda: _healthy(self.url), 30, "the gateway")
+        wait(lambda: healthy(self.url), 30, "the gateway")
         auth = ControlPlaneAuth(credentials.ensure(self.settings), self.url)
         return httpx.Client(base_url=self.url, auth=auth, timeout=60, trust_env=False)
 
     def stop(self) -> None:
-        for proc in reversed(self.procs):
-            proc.terminate()
-            proc.wait(60)
-        shutil.rmtree(self.sockets, ignore_errors=True)
-
-
-def _pings(db: redis.Redis) -> bool:
-    try:
-        return bool(db.ping())
-    except redis.ConnectionError:
-        return False
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(url + "/healthz", trust_env=False).status_code == 200
-    except httpx.TransportError:
-        return False
+        stop(self.procs, self.sockets)
 
 
 def build(client: docker.DockerClient, folder: str, base: str) -> str:

@@ -50,7 +50,7 @@ from faas.engines.docker import DockerBackend  # noqa: E402
 from faas.manifest.spec import load_manifest  # noqa: E402
 from faas.queue.records import Message  # noqa: E402
 from faas.settings import DEFAULT_BASE_IMAGE, Settings  # noqa: E402
-from faas_bench.local import free_port, wait  # noqa: E402
+from faas_bench.local import free_port, healthy, start_redis, stop, wait  # noqa: E402
 
 NOOP = REPO / "benchmarks" / "functions" / "noop"
 
@@ -71,17 +71,8 @@ class Stack:
         self.sockets = Path(tempfile.mkdtemp(prefix="faas-qb-", dir="/tmp"))
 
     def start_redis(self) -> None:
-        redis_server = shutil.which("redis-server") or "redis-server"
-        self.procs.append(
-            subprocess.Popen(
-                [redis_server, "--port", str(self.redis_port), "--bind", "127.0.0.1",
-                 "--save", "", "--appendonly", "yes", "--appendfsync", "everysec",
-                 "--dir", str(self.work)],
-                stdout=subprocess.DEVNULL,
-            )
-        )  # fmt: skip
-        db = redis.Redis(port=self.redis_port)
-        wait(lambda: _pings(db), 10, "redis")
+        options = ("--appendonly", "yes", "--appendfsync", "everysec")
+        self.procs.append(start_redis(self.redis_port, self.work, *options))
 
     def gateway(self, **env: str) -> str:
         port = free_port()
@@ -104,28 +95,11 @@ class Stack:
         )
         self.procs.append(proc)
         url = f"http://127.0.0.1:{port}"
-        wait(lambda: _healthy(url), 30, "the gateway")
+        wait(lambda: healthy(url), 30, "the gateway")
         return url
 
     def stop(self) -> None:
-        for proc in reversed(self.procs):
-            proc.terminate()
-            proc.wait(60)
-        shutil.rmtree(self.sockets, ignore_errors=True)
-
-
-def _pings(db: redis.Redis) -> bool:
-    try:
-        return bool(db.ping())
-    except redis.ConnectionError:
-        return False
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(url + "/healthz", trust_env=False).status_code == 200
-    except httpx.TransportError:
-        return False
+        stop(self.procs, self.sockets)
 
 
 def wrk(url: str, seconds: int, post: bool) -> dict[str, float]:

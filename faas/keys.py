@@ -34,6 +34,8 @@ FUNCTIONS = PREFIX + "functions"  # hash: name -> JSON function record
 # fetch only the names changed after the one they saw (faas.registry.store.Registry.changes).
 FUNCTIONS_REVISION = PREFIX + "functions:revision"  # integer, +1 per put or delete
 FUNCTIONS_CHANGES = PREFIX + "functions:changes"  # sorted set: name -> revision of last change
+# stream, capped: an entry per put or delete, so gateways wait on it (XREAD BLOCK), not poll
+FUNCTIONS_NOTICES = PREFIX + "functions:notices"
 # Secrets (faas.registry.secrets): values encrypted with the stack's key, never in plain text;
 # a change feed like the functions' one tells every gateway which secrets changed.
 SECRETS = PREFIX + "secrets"  # hash: name -> Fernet token of the value

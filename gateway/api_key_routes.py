@@ -20,6 +20,7 @@ from faas.errors import BadRequest, ManifestError
 from faas.manifest.api import parse_quota, parse_rate_limit
 from faas.manifest.spec import validate_name
 from faas.registry.api_keys import ApiKeys
+from gateway.openapi_parts import json_response, parameter, request_body
 from gateway.params import json_body
 
 MAX_NAME = 100
@@ -82,17 +83,12 @@ async def revoke_key(request: Request) -> Response:
 
 
 def _answer(description: str, ref: str | None = None) -> dict[str, Any]:
-    schema = {"$ref": f"#/components/schemas/{ref}"} if ref else {"type": "object"}
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+    return json_response(description, {"$ref": f"#/components/schemas/{ref}"} if ref else None)
 
 
-_ID_PARAMETER = {
-    "name": "id",
-    "in": "path",
-    "required": True,
-    "description": "an API key's id (12 hex digits)",
-    "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
-}
+_ID_PARAMETER = parameter(
+    "id", "path", "an API key's id (12 hex digits)", {"type": "string", "pattern": "^[0-9a-f]{12}$"}
+)
 _CREATE = {
     "type": "object",
     "properties": {
@@ -114,7 +110,7 @@ API_KEY_PATHS: dict[str, Any] = {
         },
         "post": {
             "summary": "Create an API key; the answer carries its secret, this once",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _CREATE}}},
+            "requestBody": request_body(_CREATE),
             "responses": {
                 "201": _answer("the key, with its secret"),
                 "400": _answer("bad request: the message names the field", "Error"),

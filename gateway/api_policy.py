@@ -1,7 +1,7 @@
 """The API-gateway features of a function (`faas.manifest.api`), in front of both call paths.
 
-For a call to `/function/NAME` or `/async-function/NAME` whose function sets none of them, this
-costs a dict lookup and nothing else: no Redis, no body read. Otherwise, in this order:
+`gateway.call_paths` applies them to a call to `/function/NAME` or `/async-function/NAME` whose
+function sets any (one that sets none costs nothing here: no Redis, no body read), in this order:
 
 1. CORS preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`): answered
    here, 204 or 403, before anything else; no key needed (browsers send none), no container.
@@ -23,14 +23,12 @@ import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from faas.errors import ApiKeyRefused, ApiKeyRequired, CorsRefused, FaasError
+from faas.errors import ApiKeyRefused, ApiKeyRequired, CorsRefused
 from faas.manifest.api import ApiPolicy, Cors
-from faas.manifest.spec import check_name
 from faas.registry.api_keys import presented
 from faas.registry.limits import Limits
 from gateway.asgi import Headers, error_response, header, read_body, respond
 
-PREFIXES = ("/function/", "/async-function/")
 KEY_HEADER = b"x-api-key"
 # What the function sees instead of the key (x-faas-* headers are the runtime's own, dropped).
 KEY_ID_HEADER = b"x-api-key-id"
@@ -39,35 +37,10 @@ EXPOSED = b"X-Call-Id, X-Faas-Start, Server-Timing, Retry-After"
 LARGE_BODY = 64 * 1024  # checked against a request_schema on a thread, off the event loop
 
 
-class ApiGateway:
-    """ASGI middleware: applies a function's ApiPolicy, then hands the call to `app`."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope["path"] if scope["type"] == "http" else ""
-        prefix = next((p for p in PREFIXES if path.startswith(p)), None)
-        if prefix is None:
-            await self.app(scope, receive, send)
-            return
-        raw_name = scope["raw_path"][len(prefix) :].partition(b"/")[0]
-        try:
-            name = check_name(raw_name.decode("latin-1"))
-            record = await scope["state"]["catalog"].get(name)
-        except FaasError:  # unknown name, Redis down: the call path answers as it always does
-            await self.app(scope, receive, send)
-            return
-        policy: ApiPolicy | None = record.spec.api
-        if policy is None:
-            await self.app(scope, receive, send)
-            return
-        await _apply(policy, name, self.app, scope, receive, send)
-
-
-async def _apply(
+async def apply_policy(
     policy: ApiPolicy, name: str, app: ASGIApp, scope: Scope, receive: Receive, send: Send
 ) -> None:
+    """Apply `policy` of function `name`, then hand the call on to `app`."""
     cors = policy.cors
     origin = header(scope, b"origin") if cors is not None else None
     extra = _cors_headers(cors, origin) if cors is not None else []

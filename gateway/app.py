@@ -35,16 +35,13 @@ from faas.secret_box import ensure_key
 from faas.settings import Settings
 from faas.supervised import Supervisor, cancel_and_wait, where_tasks_wait
 from gateway.api_key_routes import API_KEY_ROUTES
-from gateway.api_policy import ApiGateway
-from gateway.async_routes import ASYNC_ROUTES, AsyncCallApp
+from gateway.async_routes import ASYNC_ROUTES
 from gateway.auth import RequireCredentials, control_plane_password
+from gateway.call_paths import CallPaths
 from gateway.errors import HANDLERS
-from gateway.lambda_api import LambdaApiApp
-from gateway.openfaas_calls import OpenFaasCalls
 from gateway.openfaas_routes import OPENFAAS_ROUTES
 from gateway.routes import ROUTES
 from gateway.secret_routes import SECRET_ROUTES
-from gateway.sync_calls import SyncCallApp
 
 log = logging.getLogger("gateway")
 
@@ -102,6 +99,7 @@ def create_app(
             record_applied=lambda revision: registry.record_applied(
                 gateway_id, revision, HEARTBEAT_TTL
             ),
+            next_change=registry.next_change,
         )
         await maintenance.start()
         await _deploy_folders(settings, backend, registry, catalog, invoker)
@@ -155,13 +153,10 @@ def create_app(
     routes = OPENFAAS_ROUTES + ASYNC_ROUTES + API_KEY_ROUTES + ROUTES + SECRET_ROUTES
     app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
     # Credentials guard the Starlette part only: the call paths in front of it stay open, but
-    # for what a function's own manifest asks (ApiGateway: API keys, limits, CORS, schema).
+    # for what a function's own manifest asks (API keys, limits, CORS, schema); the Lambda API
+    # checks its own (boto3 signs with SigV4, gateway.lambda_api).
     password = control_plane_password(settings)
-    control_plane = RequireCredentials(app, password)
-    calls = ApiGateway(SyncCallApp(AsyncCallApp(control_plane)))
-    # The Lambda API checks its own credentials: boto3 signs with SigV4 (gateway.lambda_api).
-    # OpenFaasCalls is outermost: `name.openfaas-fn` is one more spelling, never a way around.
-    return OpenFaasCalls(LambdaApiApp(calls, password))
+    return CallPaths(RequireCredentials(app, password), password)
 
 
 async def _step(name: str, step: Awaitable[None]) -> None:

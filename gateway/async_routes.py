@@ -1,8 +1,8 @@
 """Async calls, call status and dead letters: thin translations to `faas.queue`.
 
-`/async-function/` is served as a bare ASGI app in front of Starlette, like `/function/` (see
-`gateway.sync_calls`): enqueueing is one Redis round trip, and Starlette's request machinery would
-cost more than that. The rest goes through Starlette's routes below.
+`/async-function/` is served in front of Starlette, like `/function/` (see `gateway.call_paths`):
+enqueueing is one Redis round trip, and Starlette's request machinery would cost more than that.
+The rest goes through Starlette's routes below.
 
 POST /async-function/{name}[/{path}]      202 {"call_id"} + X-Call-Id once durably queued
      Idempotency-Key: K                   same K and request -> the same call id, no new call;
@@ -22,12 +22,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from faas.errors import BadRequest, CallNotFound
 from faas.manifest.spec import check_name
 from faas.queue.service import QueueService
+from faas.registry.store import FunctionRecord
 from gateway.asgi import error_response, header, read_body, respond
+from gateway.openfaas_calls import START_HEADER
 from gateway.params import stream_id, whole_number
 
 PREFIX = "/async-function/"
@@ -42,33 +44,32 @@ def _queue(request: Request) -> QueueService:
     return queue
 
 
-class AsyncCallApp:
-    """Serves /async-function/... itself and hands every other request to `app`."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
-            await self.app(scope, receive, send)
-            return
-        try:
-            call_id, new = await _enqueue(scope, receive)
-        except Exception as exc:
-            status, headers, body = error_response(scope, exc)
-        else:
-            status, body = 202, b'{"call_id":"' + call_id.encode() + b'"}'
-            headers = [(b"x-call-id", call_id.encode()), (b"content-type", b"application/json")]
-            if not new:
-                headers.append((b"idempotent-replayed", b"true"))
-        await respond(send, status, headers, body)
+async def enqueue_call(
+    scope: Scope, receive: Receive, send: Send, record: FunctionRecord | None, start: bytes | None
+) -> None:
+    """Serve one /async-function/ call (`record` and `start` as in `sync_calls.call_function`)."""
+    try:
+        call_id, new = await _enqueue(scope, receive, record)
+    except Exception as exc:
+        status, headers, body = error_response(scope, exc)
+    else:
+        status, body = 202, b'{"call_id":"' + call_id.encode() + b'"}'
+        headers = [(b"x-call-id", call_id.encode()), (b"content-type", b"application/json")]
+        if not new:
+            headers.append((b"idempotent-replayed", b"true"))
+    if start is not None:
+        headers.append((START_HEADER, start))
+    await respond(send, status, headers, body)
 
 
-async def _enqueue(scope: Scope, receive: Receive) -> tuple[str, bool]:
+async def _enqueue(
+    scope: Scope, receive: Receive, record: FunctionRecord | None
+) -> tuple[str, bool]:
     state = scope["state"]
     raw_name, slash, rest = scope["raw_path"][len(PREFIX) :].partition(b"/")
-    name = check_name(raw_name.decode("latin-1"))
-    await state["catalog"].get(name)  # 404 for an unknown function, never 202
+    name = record.name if record is not None else check_name(raw_name.decode("latin-1"))
+    if record is None:
+        await state["catalog"].get(name)  # 404 for an unknown function, never 202
     body = await read_body(scope, receive, state["settings"].max_body)
     key, callback = header(scope, b"idempotency-key"), header(scope, b"x-callback-url")
     queue: QueueService = state["queue"]

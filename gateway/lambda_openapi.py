@@ -4,29 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.openapi_parts import json_response, parameter, request_body
+
+_AWS_ERROR = {
+    "type": "object",
+    "properties": {"Type": {"type": "string"}, "message": {"type": "string"}},
+}
+
 
 def _aws_error(description: str) -> dict[str, Any]:
-    schema = {
-        "type": "object",
-        "properties": {"Type": {"type": "string"}, "message": {"type": "string"}},
-    }
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+    return json_response(description, _AWS_ERROR)
 
 
-_NAME = {
-    "name": "name",
-    "in": "path",
-    "required": True,
-    "description": "a function name, name:qualifier, or an ARN",
-    "schema": {"type": "string"},
-}
-_QUALIFIER = {
-    "name": "Qualifier",
-    "in": "query",
-    "required": False,
-    "description": "only $LATEST: faas keeps one version",
-    "schema": {"type": "string"},
-}
+_NAME = parameter("name", "path", "a function name, name:qualifier, or an ARN")
+_QUALIFIER = parameter("Qualifier", "query", "only $LATEST: faas keeps one version")
 _ERRORS = {
     "400": _aws_error("InvalidParameterValueException, InvalidRequestContentException"),
     "403": _aws_error("bad signature or credentials; or the function's API key refused"),
@@ -75,7 +66,7 @@ LAMBDA_PATHS: dict[str, Any] = {
                 "Lambda CreateFunction from Code.ZipFile (built by faas) or Code.ImageUri "
                 "(a local Lambda image; control plane)"
             ),
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
+            "requestBody": request_body({}),
             "responses": {
                 "201": {"description": "FunctionConfiguration"},
                 "409": _aws_error("ResourceConflictException: it exists"),
@@ -95,7 +86,7 @@ LAMBDA_PATHS: dict[str, Any] = {
         "parameters": [_NAME],
         "put": {
             "summary": "Lambda UpdateFunctionCode from Code.ZipFile or ImageUri (control plane)",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
+            "requestBody": request_body({}),
             "responses": {"200": {"description": "FunctionConfiguration"}, **_CONTROL, **_ERRORS},
         },
     },

@@ -14,46 +14,24 @@ from starlette.routing import Route
 
 from gateway.api_key_routes import API_KEY_PATHS
 from gateway.lambda_openapi import LAMBDA_PATHS
+from gateway.openapi_parts import error as _error
+from gateway.openapi_parts import json_response as _json
+from gateway.openapi_parts import parameter, request_body
+from gateway.openapi_schemas import MANIFEST, NAME, SCHEMAS, SECRET
 from gateway.openfaas_openapi import add_openfaas
 from gateway.params import MAX_SINCE, MAX_TAIL
 
-NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 ANY_METHOD = ("get", "post", "put", "patch", "delete", "head", "options")
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-
-
-def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    body = schema or {"type": "object"}
-    return {"description": description, "content": {"application/json": {"schema": body}}}
-
-
 def _path(name: str, description: str, pattern: str | None = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "string"}
-    if pattern:
-        schema["pattern"] = pattern
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "description": description,
-        "schema": schema,
-    }
+    return parameter(
+        name, "path", description, {"type": "string", "pattern": pattern} if pattern else None
+    )
 
 
 def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema,
-    }
+    return parameter(name, "query", description, schema)
 
 
 FUNCTION = _path("name", "the function's name", NAME)
@@ -92,60 +70,6 @@ def _calls(prefix: str, asynchronous: bool) -> dict[str, dict[str, Any]]:
             item[method] = _call(f"{verb} the function", asynchronous=asynchronous)
         paths[f"{prefix}/{{name}}{suffix}"] = item
     return paths
-
-
-MANIFEST = {
-    "type": "object",
-    "required": ["name"],
-    "description": "faas.yaml as JSON (see the README); unknown fields are refused",
-    "properties": {
-        "name": {"type": "string", "pattern": NAME, "maxLength": 63},
-        "handler": {"type": "string"},
-        "timeout": {"oneOf": [{"type": "string"}, {"type": "number"}]},
-        "memory": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
-        "cpus": {"type": "number", "minimum": 0.01, "maximum": 64},
-        "concurrency": {"type": "integer", "minimum": 1, "maximum": 1000},
-        "scale": {
-            "type": "object",
-            "properties": {"min": {"type": "integer"}, "max": {"type": "integer"}},
-        },
-        "keep_alive": {"oneOf": [{"type": "string"}, {"type": "number"}]},
-        "environment": {"type": "object", "additionalProperties": {"type": "string"}},
-        "network": {"type": "boolean"},
-        "triggers": {"type": "array", "items": {"type": "object"}},
-        "auth": {"enum": ["none", "api-key"]},
-        "rate_limit": {"$ref": "#/components/schemas/RateLimit"},
-        "key_rate_limit": {"$ref": "#/components/schemas/RateLimit"},
-        "quota": {"$ref": "#/components/schemas/Quota"},
-        "cors": {
-            "type": "object",
-            "required": ["origins"],
-            "properties": {
-                "origins": {"type": "array", "items": {"type": "string"}},
-                "methods": {"type": "array", "items": {"type": "string"}},
-                "headers": {"type": "array", "items": {"type": "string"}},
-                "max_age": {"oneOf": [{"type": "string"}, {"type": "number"}]},
-                "credentials": {"type": "boolean"},
-            },
-        },
-        "request_schema": {"type": "object", "description": "a JSON Schema for call bodies"},
-        "secrets": {"type": "array", "items": {"type": "string"}},
-        "redis": {
-            "type": "object",
-            "description": "a data binding (needs network: true): its own Redis user on KEYSPACE:*",
-            "required": ["keyspace"],
-            "properties": {
-                "keyspace": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}
-            },
-        },
-        # Image functions (faas.manifest.images): HTTP images and task images.
-        "contract": {"enum": ["native", "lambda", "http", "task", "lambda-image"]},
-        "image": {"type": "string", "description": "an existing local image (repo:tag)"},
-        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-        "readonly_root_filesystem": {"type": "boolean"},
-        "image_user": {"type": "boolean"},
-    },
-}
 
 
 DOCUMENT: dict[str, Any] = {
@@ -339,42 +263,7 @@ DOCUMENT: dict[str, Any] = {
             }
         },
     },
-    "components": {
-        "schemas": {
-            "Error": {
-                "type": "object",
-                "required": ["error"],
-                "properties": {
-                    "error": {
-                        "type": "object",
-                        "required": ["code", "message"],
-                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-                    }
-                },
-            },
-            "RateLimit": {
-                "type": "object",
-                "required": ["rate"],
-                "properties": {
-                    "rate": {"type": "string", "description": "10/s, 600/m, 1000/h, 5000/d"},
-                    "burst": {"type": "integer", "minimum": 1},
-                },
-            },
-            "Quota": {
-                "type": "object",
-                "required": ["limit"],
-                "properties": {
-                    "limit": {"type": "integer", "minimum": 1},
-                    "period": {"enum": ["minute", "hour", "day", "week", "month"]},
-                },
-            },
-            "Queued": {
-                "type": "object",
-                "required": ["call_id"],
-                "properties": {"call_id": {"type": "string"}},
-            },
-        }
-    },
+    "components": {"schemas": SCHEMAS},
 }
 DOCUMENT["paths"].update(LAMBDA_PATHS)  # the Lambda API (gateway/lambda_api.py)
 # PUT is OpenFaaS's spelling of an update; both register or update.
@@ -388,17 +277,7 @@ add_openfaas(
 )
 
 # OpenFaaS's secrets API (gateway/secret_routes.py): names only ever come back, never values.
-_SECRET = {
-    "type": "object",
-    "required": ["name"],
-    "properties": {
-        "name": {"type": "string", "pattern": r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$"},
-        "value": {"type": "string"},
-        "rawValue": {"type": "string", "format": "byte", "description": "base64, for binary"},
-        "namespace": {"type": "string", "description": "accepted and ignored"},
-    },
-}
-_SECRET_BODY = {"required": True, "content": {"application/json": {"schema": _SECRET}}}
+_SECRET_BODY = request_body(SECRET)
 _NO_SECRET = _error("no such secret")
 DOCUMENT["paths"]["/system/secrets"] = {
     "get": {

@@ -1,4 +1,4 @@
-"""OpenFaaS's conventions on the way in, before anything else sees the request.
+"""OpenFaaS's conventions on the way in, applied by `gateway.call_paths` before anything else.
 
 - `name.openfaas-fn` (what faas-cli puts in `/function/` paths) becomes `name` in the path, so
   every layer behind (API keys, limits, CORS, the call paths, `/system` routes) sees one name:
@@ -9,9 +9,7 @@
 
 from __future__ import annotations
 
-import time
-
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from faas.manifest.openfaas import NAMESPACE
 
@@ -23,41 +21,11 @@ NAMED_PREFIXES = (
     b"/system/scale-function/",
     b"/system/logs/",
 )
-CALL_PREFIXES = ("/function/", "/async-function/")
 START_HEADER = b"x-start-time"
 
 
-class OpenFaasCalls:
-    """ASGI middleware: the outermost layer of the gateway."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if SUFFIX in scope["raw_path"]:
-            scope = _without_namespace(scope)
-        if not scope["path"].startswith(CALL_PREFIXES):
-            await self.app(scope, receive, send)
-            return
-        start = b"%d" % time.time_ns()
-        headers = scope["headers"]
-        if isinstance(headers, list):  # the server's own, made for this request: no copy
-            headers.append((START_HEADER, start))
-        else:
-            scope = {**scope, "headers": [*headers, (START_HEADER, start)]}
-
-        async def send_with_start(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), (START_HEADER, start)]
-            await send(message)
-
-        await self.app(scope, receive, send_with_start)
-
-
-def _without_namespace(scope: Scope) -> Scope:
+def without_namespace(scope: Scope) -> Scope:
+    """The scope with `name.openfaas-fn` in a named path spelled `name`."""
     raw: bytes = scope["raw_path"]
     prefix = next((p for p in NAMED_PREFIXES if raw.startswith(p)), None)
     if prefix is None:

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.openapi_parts import error as _error
+from gateway.openapi_parts import json_response as _json
+from gateway.openapi_parts import parameter
+from gateway.openapi_parts import request_body as _body
+
 OPENFAAS_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.openfaas-fn)?$"
-_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-
-
-def _error(description: str) -> dict[str, Any]:
-    return {"description": description, "content": _ERROR}
-
-
-def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    body = schema or {"type": "object"}
-    return {"description": description, "content": {"application/json": {"schema": body}}}
-
-
-def _body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
-
-
 _MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 _RESOURCES = {
     "type": "object",
@@ -45,20 +34,13 @@ FUNCTION_DEPLOYMENT = {
         "readOnlyRootFilesystem": {"type": "boolean"},
     },
 }
-_NAME = {
-    "name": "name",
-    "in": "path",
-    "required": True,
-    "description": "the function's name, optionally with .openfaas-fn",
-    "schema": {"type": "string", "pattern": OPENFAAS_NAME},
-}
-_NAMESPACE = {
-    "name": "namespace",
-    "in": "query",
-    "required": False,
-    "description": "openfaas-fn, the one namespace",
-    "schema": {"type": "string"},
-}
+_NAME = parameter(
+    "name",
+    "path",
+    "the function's name, optionally with .openfaas-fn",
+    {"type": "string", "pattern": OPENFAAS_NAME},
+)
+_NAMESPACE = parameter("namespace", "query", "openfaas-fn, the one namespace")
 _BAD, _MISSING = _error("bad request: the message names the field"), _error("no such function")
 
 
@@ -125,16 +107,10 @@ def add_openfaas(document: dict[str, Any], faas_registration: dict[str, Any]) ->
         }
     }
     query = [
-        {
-            "name": "name",
-            "in": "query",
-            "required": True,
-            "description": "the function",
-            "schema": {"type": "string"},
-        },
+        {**parameter("name", "query", "the function"), "required": True},
         _NAMESPACE,
         *(
-            {"name": key, "in": "query", "required": False, "description": key, "schema": schema}
+            parameter(key, "query", key, schema)
             for key, schema in (
                 ("tail", {"type": "integer"}),
                 ("since", {"type": "string", "format": "date-time"}),

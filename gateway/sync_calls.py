@@ -1,4 +1,4 @@
-"""`ANY /function/{name}[/{path}]`: the synchronous call path, as a bare ASGI app.
+"""`ANY /function/{name}[/{path}]`: the synchronous call path, served by `gateway.call_paths`.
 
 Every warm call goes through here, so it sits in front of Starlette rather than inside it:
 profiled under load, Starlette's middleware, routing, Request and Response objects took ~60% of
@@ -11,42 +11,44 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from faas.contracts.base import HOP_BY_HOP, CallRequest
 from faas.errors import BadRequest
 from faas.manifest.lambda_options import speaks_lambda
 from faas.manifest.spec import check_name
+from faas.registry.store import FunctionRecord
 from gateway.asgi import error_response, header, read_body, respond
 from gateway.lambda_http import call_through_api_gateway
+from gateway.openfaas_calls import START_HEADER
 
 PREFIX = "/function/"
 
 
-class SyncCallApp:
-    """Serves /function/... itself and hands every other request to `app`."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
-            await self.app(scope, receive, send)
-            return
-        call_id = str(uuid.uuid4())
-        try:
-            status, headers, body = await _call(scope, receive, call_id)
-        except Exception as exc:
-            status, headers, body = error_response(scope, exc)
-            headers.append((b"x-call-id", call_id.encode()))
-        await respond(send, status, headers, body)
+async def call_function(
+    scope: Scope, receive: Receive, send: Send, record: FunctionRecord | None, start: bytes | None
+) -> None:
+    """Serve one /function/ call. `record` is the function's, already looked up by the
+    dispatch (None when that failed: looked up again here, for the usual error); `start`, when
+    given, is OpenFaaS's X-Start-Time for the response."""
+    call_id = str(uuid.uuid4())
+    try:
+        status, headers, body = await _call(scope, receive, call_id, record)
+    except Exception as exc:
+        status, headers, body = error_response(scope, exc)
+        headers.append((b"x-call-id", call_id.encode()))
+    if start is not None:
+        headers.append((START_HEADER, start))
+    await respond(send, status, headers, body)
 
 
-async def _call(scope: Scope, receive: Receive, call_id: str) -> tuple[int, list[Any], bytes]:
+async def _call(
+    scope: Scope, receive: Receive, call_id: str, record: FunctionRecord | None
+) -> tuple[int, list[Any], bytes]:
     state = scope["state"]
     raw_name, slash, rest = scope["raw_path"][len(PREFIX) :].partition(b"/")
-    name = check_name(raw_name.decode("latin-1"))
-    record = await state["catalog"].get(name)
+    if record is None:
+        record = await state["catalog"].get(check_name(raw_name.decode("latin-1")))
     body = await read_body(scope, receive, state["settings"].max_body)
     force = header(scope, b"x-faas-force")
     if force not in (None, b"cold"):

@@ -16,7 +16,6 @@ import yaml
 
 from faas.errors import FunctionNotFound, ManifestError
 from faas.manifest.api import API_FIELDS, ApiPolicy, inline_schema_file, parse_api
-from faas.manifest.cron import parse_schedule
 from faas.manifest.images import (
     IMAGE_DEFAULTS,
     IMAGE_FIELDS,
@@ -26,6 +25,11 @@ from faas.manifest.images import (
 from faas.manifest.lambda_options import LambdaOptions, parse_lambda_options
 from faas.manifest.openfaas import DEFAULT_LANG, parse_lang, parse_metadata
 from faas.manifest.secret_names import validate_secret_name
+
+# Re-exported: code that imports the trigger types from here keeps working.
+from faas.manifest.triggers import ScheduleTrigger as ScheduleTrigger
+from faas.manifest.triggers import StreamTrigger as StreamTrigger
+from faas.manifest.triggers import Trigger, parse_triggers
 from faas.units import format_duration, format_size, parse_duration, parse_size
 
 MANIFEST_FILE = "faas.yaml"
@@ -44,8 +48,6 @@ MAX_KEEP_ALIVE = 7 * 24 * 3600.0
 MIN_MEMORY = 16 * 1024 * 1024
 MAX_CONCURRENCY = 1000
 MAX_SCALE = 1000
-MAX_BATCH = 10_000  # Lambda's SQS event-source limit
-_STREAM = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._/-]{0,199}")
 
 
 def validate_name(name: object, field_name: str = "name") -> str:
@@ -69,23 +71,6 @@ class Scale:
     min: int = 0
     max: int = 10
 
-
-@dataclass(frozen=True)
-class StreamTrigger:
-    """Entries appended to the Redis stream `stream` reach the function in batches."""
-
-    stream: str
-    batch_size: int = 10
-
-
-@dataclass(frozen=True)
-class ScheduleTrigger:
-    """The function is called through the async queue once per tick of `schedule`."""
-
-    schedule: str
-
-
-Trigger = StreamTrigger | ScheduleTrigger
 
 # A data binding's keyspace becomes a Redis key pattern (`votes` -> `votes:*`): no glob
 # characters, no ':' (no reaching into another prefix), and never the platform's own `faas`.
@@ -254,7 +239,7 @@ def parse_manifest(data: object) -> FunctionSpec:
     if not isinstance(network, bool):
         raise ManifestError("network", f"must be true or false, got {network!r}")
     values["network"] = network
-    values["triggers"] = _triggers(data.get("triggers", []))
+    values["triggers"] = parse_triggers(data.get("triggers", []))
     values["api"] = parse_api(data)
     values["secrets"] = _secrets(data.get("secrets", []))
     values["redis"] = _redis_binding(data.get("redis"))
@@ -384,47 +369,3 @@ def _secrets(value: object) -> tuple[str, ...]:
             raise ManifestError(f"secrets[{index}]", f"{name!r} is listed twice")
         names.append(name)
     return tuple(names)
-
-
-def _triggers(value: object) -> tuple[Trigger, ...]:
-    """`[{stream: votes, batch_size: 10}, {schedule: "*/5 * * * *"}]`; errors name the item."""
-    if not isinstance(value, list):
-        raise ManifestError(
-            "triggers",
-            f"must be a list like [{{stream: votes}}, {{schedule: '@hourly'}}], got {value!r}",
-        )
-    triggers: list[Trigger] = []
-    for index, item in enumerate(value):
-        where = f"triggers[{index}]"
-        if not isinstance(item, Mapping) or ("stream" in item) == ("schedule" in item):
-            raise ManifestError(where, "must be a mapping with either `stream` or `schedule`")
-        known = ("stream", "batch_size") if "stream" in item else ("schedule",)
-        unknown = sorted(str(key) for key in item if key not in known)
-        if unknown:
-            raise ManifestError(
-                f"{where}.{unknown[0]}", f"unknown field (known: {', '.join(known)})"
-            )
-        if "schedule" in item:
-            try:
-                schedule = parse_schedule(item["schedule"])
-            except ValueError as exc:
-                raise ManifestError(f"{where}.schedule", str(exc)) from None
-            triggers.append(ScheduleTrigger(schedule.text))
-            continue
-        stream = item["stream"]
-        if not isinstance(stream, str) or not _STREAM.fullmatch(stream):
-            raise ManifestError(
-                f"{where}.stream",
-                "must be a Redis stream name of letters, digits and ':._/-' (at most 200), "
-                f"got {stream!r}",
-            )
-        if stream.startswith("faas:"):
-            raise ManifestError(f"{where}.stream", "names starting with 'faas:' are reserved")
-        if any(isinstance(t, StreamTrigger) and t.stream == stream for t in triggers):
-            raise ManifestError(f"{where}.stream", f"{stream!r} is already a trigger")
-        try:
-            batch = _integer(item, "batch_size", StreamTrigger.batch_size, 1, MAX_BATCH)
-        except ManifestError as exc:
-            raise ManifestError(f"{where}.batch_size", exc.message.split(": ", 1)[1]) from None
-        triggers.append(StreamTrigger(stream, batch))
-    return tuple(triggers)

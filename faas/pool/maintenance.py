@@ -32,9 +32,13 @@ log = logging.getLogger(__name__)
 TICK = 1.0
 EVENTS_RETRY = 1.0
 HEARTBEAT_INTERVAL = 3.0
-# Functions changed through other gateways are picked up this often: a deploy waits until
-# every gateway has (faas.registry.propagation), so this is how long `faas deploy` may wait.
+# Functions changed through other gateways are picked up as the registry notices them (a
+# blocking read, `next_change`); a deploy waits until every gateway has (faas.registry.
+# propagation). Without notices (a test's fake registry), the feed is polled this often.
 CHANGES_INTERVAL = 0.2
+# A wait for notices ends this often all the same, to catch up with the feed regardless (a
+# notice lost with a Redis that lost its data); under the Redis client's 5 s socket timeout.
+CHANGES_WAIT = 2.0
 HEARTBEAT_TTL = 10.0  # a gateway silent this long is dead: its containers may be reclaimed
 RECONCILE_EVERY = 2  # heartbeat rounds: a crashed gateway's containers go within ~TTL + 6 s
 
@@ -132,6 +136,7 @@ class Maintenance:
         supervisor: Supervisor | None = None,
         revision: Callable[[], int | None] = lambda: None,
         record_applied: Callable[[int], Awaitable[object]] | None = None,
+        next_change: Callable[[str | None, float], Awaitable[str]] | None = None,
     ) -> None:
         self.heartbeat = heartbeat
         self.supervisor = supervisor or Supervisor()  # a loop that dies turns /healthz red
@@ -144,6 +149,7 @@ class Maintenance:
         self._revision = revision  # of the registry, as applied to the pool
         self._record_applied = record_applied
         self._recorded: int | None = None
+        self._next_change = next_change  # Registry.next_change: None polls the feed instead
         self._tasks: list[asyncio.Task[None]] = []
         self._rounds = 0
         self.engine_connected = True
@@ -165,7 +171,12 @@ class Maintenance:
         self._tasks = [
             loops.spawn("faas-pool-upkeep", self._every(TICK, self._tick)),
             loops.spawn("faas-rounds", self._every(HEARTBEAT_INTERVAL, self._round)),
-            loops.spawn("faas-changes", self._every(CHANGES_INTERVAL, self._follow_changes)),
+            loops.spawn(
+                "faas-changes",
+                self._every(CHANGES_INTERVAL, self._follow_changes)
+                if self._next_change is None
+                else self._wait_for_changes(self._next_change),
+            ),
             loops.spawn("faas-engine-events", self._watch_events()),
         ]
 
@@ -185,6 +196,26 @@ class Maintenance:
                 log.warning("%s", exc.message)
             except Exception:
                 log.exception("gateway maintenance failed")
+
+    async def _wait_for_changes(
+        self, next_change: Callable[[str | None, float], Awaitable[str]]
+    ) -> None:
+        """Follow the feed as changes are noticed: one blocking read waits for the next."""
+        after: str | None = None
+        while True:
+            try:
+                if after is None:  # its end first: a change noticed after it wakes the wait
+                    after = await next_change(None, 0)
+                    await self._follow_changes()
+                after = await next_change(after, CHANGES_WAIT)
+                await self._follow_changes()
+            except Exception as exc:
+                if isinstance(exc, Unavailable):
+                    log.warning("%s", exc.message)
+                else:
+                    log.exception("following function changes failed")
+                after = None
+                await asyncio.sleep(CHANGES_INTERVAL)
 
     async def _tick(self) -> None:
         self.pool.tick()

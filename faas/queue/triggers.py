@@ -46,7 +46,7 @@ from faas.contracts.base import CallRequest
 from faas.errors import FaasError, Unavailable
 from faas.lambda_events import is_lambda, scheduled_event, sqs_event
 from faas.manifest.cron import Schedule, parse_schedule
-from faas.manifest.spec import ScheduleTrigger, StreamTrigger
+from faas.manifest.triggers import ScheduleTrigger, StreamTrigger
 from faas.pool.invoker import Invoker
 from faas.queue.records import CallKind, Message
 from faas.queue.retry import Failure, FailureKind, RetryPolicy, classify_error, classify_status

@@ -1,7 +1,7 @@
 """A deploy returns once every live gateway serves it.
 
-Gateways follow the registry's change feed on their own (faas.pool.maintenance polls it a few
-times a second) and record the revision they have applied (`Registry.record_applied`). The
+Gateways follow the registry's change feed on their own (faas.pool.maintenance wakes on its
+notices) and record the revision they have applied (`Registry.record_applied`). The
 gateway that took a deploy waits here until every other live gateway (heartbeat) has reached
 the deploy's revision, for a bounded time; the warm call path never reads any of it.
 """

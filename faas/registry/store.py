@@ -30,20 +30,23 @@ LOG_ARCHIVE_LINES = 5000  # per function, from containers already removed
 RECONNECT_RETRIES = 2
 _ARCHIVE_BATCH = 256  # lines read at once when paging the archive
 
-# KEYS: revision, functions, changes. ARGV: name, record JSON. Returns the new revision.
+# KEYS: revision, functions, changes, notices. ARGV: name, record JSON. Returns the new revision.
 _PUT = """
 local revision = redis.call('INCR', KEYS[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[3], revision, ARGV[1])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', 64, '*', 'revision', revision)
 return revision
 """
-# KEYS: revision, functions, changes, archived logs. ARGV: name. Returns 1 if it existed.
+# KEYS: revision, functions, changes, notices, archived logs. ARGV: name. Returns 1 if it existed.
 _DELETE = """
 local removed = redis.call('HDEL', KEYS[2], ARGV[1])
 if removed == 1 then
-  redis.call('ZADD', KEYS[3], redis.call('INCR', KEYS[1]), ARGV[1])
+  local revision = redis.call('INCR', KEYS[1])
+  redis.call('ZADD', KEYS[3], revision, ARGV[1])
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', 64, '*', 'revision', revision)
 end
-redis.call('DEL', KEYS[4])
+redis.call('DEL', KEYS[5])
 return removed
 """
 # KEYS: revision, functions, changes. ARGV: the revision the reader has (-1: none).
@@ -66,7 +69,13 @@ for i, name in ipairs(names) do
 end
 return {revision, 'some', names, records}
 """
-_FEED_KEYS = (keys.FUNCTIONS_REVISION, keys.FUNCTIONS, keys.FUNCTIONS_CHANGES)
+_FEED_KEYS = (
+    keys.FUNCTIONS_REVISION,
+    keys.FUNCTIONS,
+    keys.FUNCTIONS_CHANGES,
+    keys.FUNCTIONS_NOTICES,
+)
+_NO_NOTICE = "0-0"  # the position before any notice
 
 
 @dataclass(frozen=True)
@@ -202,6 +211,20 @@ class Registry:
                 changed.append(FunctionRecord.from_json(json.loads(value)))
         return Changes(revision, changed, removed, complete=False)
 
+    async def next_change(self, after: str | None, timeout: float) -> str:
+        """Wait up to `timeout` seconds for a put or delete noticed after position `after` of
+        the change feed; return the position to wait after next time. With None, the feed's
+        current end, at once (read it before catching up: nothing after it is missed)."""
+        if after is None:
+            async with translated("read the function change notices"):
+                last: Any = await self._redis.xrevrange(keys.FUNCTIONS_NOTICES, count=1)
+            return _text(last[0][0]) if last else _NO_NOTICE
+        async with translated("wait for function changes"):
+            reply: Any = await self._redis.xread(  # RESP2: [[stream, [(id, fields), ...]]]
+                {keys.FUNCTIONS_NOTICES: after}, count=64, block=max(1, int(timeout * 1000))
+            )
+        return _text(reply[0][1][-1][0]) if reply else after
+
     async def delete(self, name: str) -> bool:
         """Remove a function and its archived logs."""
         async with translated("remove function"):
@@ -296,3 +319,7 @@ class Registry:
                 if len(raw) < _ARCHIVE_BATCH:
                     return newest_first[::-1], False
                 end -= _ARCHIVE_BATCH
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -4,7 +4,7 @@ stack id, reconcile of orphans, engine events."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -177,9 +177,17 @@ def test_the_stack_id_outlives_a_redis_that_lost_its_data(tmp_path: Path) -> Non
     asyncio.run(scenario())
 
 
+def following(
+    changed: Callable[[], Awaitable[list[FunctionRecord]]], synced: list[str], **options: Any
+) -> Maintenance:
+    """Maintenance with fakes, following the function records `changed` returns."""
+    heartbeat = Heartbeat(FakeGateways(set()), "me")
+    engine, pool = FakeEngine([], []), FakePool(set())
+    return Maintenance(heartbeat, engine, pool, changed, lambda r: synced.append(r.name), **options)
+
+
 def test_the_applied_revision_is_recorded_after_the_changes_up_to_it_are_applied() -> None:
     async def scenario() -> None:
-        heartbeat = Heartbeat(FakeGateways(set()), "me")
         revision = {"now": 7}
         synced: list[str] = []
         recorded: list[tuple[int, list[str]]] = []
@@ -191,14 +199,8 @@ def test_the_applied_revision_is_recorded_after_the_changes_up_to_it_are_applied
         async def record_applied(seen: int) -> None:
             recorded.append((seen, list(synced)))  # what had been applied when it was said
 
-        maintenance = Maintenance(
-            heartbeat,
-            FakeEngine([], []),
-            FakePool(set()),
-            changed,
-            lambda r: synced.append(r.name),
-            revision=lambda: revision["now"],
-            record_applied=record_applied,
+        maintenance = following(
+            changed, synced, revision=lambda: revision["now"], record_applied=record_applied
         )
         await maintenance.start()
         assert recorded == [(7, ["fn"])]
@@ -207,6 +209,41 @@ def test_the_applied_revision_is_recorded_after_the_changes_up_to_it_are_applied
         revision["now"] = 8
         await maintenance._follow_changes()
         assert recorded[-1][0] == 8
+        await maintenance.stop()
+
+    asyncio.run(scenario())
+
+
+def test_changes_are_applied_when_the_registry_notices_them_not_on_a_timer() -> None:
+    async def scenario() -> None:
+        pending: list[FunctionRecord] = []
+        synced: list[str] = []
+        noticed = asyncio.Event()
+        waits: list[tuple[str | None, float]] = []
+
+        async def changed() -> list[FunctionRecord]:
+            found, pending[:] = list(pending), []
+            return found
+
+        async def next_change(after: str | None, timeout: float) -> str:
+            waits.append((after, timeout))
+            if after is None:
+                return "1-0"  # the feed's end, read before catching up
+            await noticed.wait()  # a blocking read: nothing happens until a notice
+            noticed.clear()
+            return "2-0"
+
+        maintenance = following(changed, synced, next_change=next_change)
+        await maintenance.start()
+        await asyncio.sleep(0.3)  # longer than the old polling interval: nothing polled
+        assert synced == [] and waits[:2] == [(None, 0), ("1-0", 2.0)]
+        pending.append(FunctionRecord(parse_manifest({"name": "fn"}), "img:1", "h", 0.0, 0.0))
+        noticed.set()
+        for _ in range(100):
+            if synced:
+                break
+            await asyncio.sleep(0.01)
+        assert synced == ["fn"] and waits[-1] == ("2-0", 2.0)
         await maintenance.stop()
 
     asyncio.run(scenario())

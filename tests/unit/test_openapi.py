@@ -8,39 +8,27 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from faas.settings import Settings
-from gateway.api_policy import ApiGateway
 from gateway.app import create_app
-from gateway.async_routes import AsyncCallApp
 from gateway.auth import RequireCredentials
-from gateway.lambda_api import LambdaApiApp
+from gateway.call_paths import CallPaths
 from gateway.lambda_openapi import SERVED as LAMBDA_SERVED
 from gateway.openapi import ANY_METHOD, DOCUMENT
-from gateway.openfaas_calls import OpenFaasCalls
-from gateway.sync_calls import SyncCallApp
 
-# The two hot paths are bare ASGI apps in front of Starlette (see gateway/sync_calls.py).
-_BARE = {
-    SyncCallApp: ("/function", ANY_METHOD),
-    AsyncCallApp: ("/async-function", ("post",)),
-}
+# The two hot paths are served by gateway.call_paths in front of Starlette.
+_BARE = {"/function": ANY_METHOD, "/async-function": ("post",)}
 
 
 def _served(tmp_path: Path) -> set[tuple[str, str]]:
-    app: object = create_app(Settings(home=tmp_path))
-    served: set[tuple[str, str]] = set()
-    while not isinstance(app, Starlette):
-        # They guard routes (ApiGateway: a function's own policy), and serve none of their own.
-        if isinstance(app, RequireCredentials | ApiGateway | OpenFaasCalls):
-            app = app.app
-            continue
-        if isinstance(app, LambdaApiApp):  # serves the Lambda API's fixed paths
-            served |= LAMBDA_SERVED
-            app = app.app
-            continue
-        prefix, methods = _BARE[type(app)]
+    front = create_app(Settings(home=tmp_path))
+    assert isinstance(front, CallPaths)
+    served = set(LAMBDA_SERVED)  # the Lambda API's fixed paths
+    for prefix, methods in _BARE.items():
         for path in (f"{prefix}/{{name}}", f"{prefix}/{{name}}/{{path}}"):
             served |= {(method, path) for method in methods}
-        app = app.app  # type: ignore[attr-defined]
+    guard = front.app  # credentials guard routes, and serve none of their own
+    assert isinstance(guard, RequireCredentials)
+    app = guard.app
+    assert isinstance(app, Starlette)
     for route in app.routes:
         assert isinstance(route, Route)
         served |= {

@@ -11,7 +11,8 @@ import pytest
 
 from faas.errors import BadRequest, ManifestError
 from faas.manifest.cron import parse_schedule
-from faas.manifest.spec import ScheduleTrigger, StreamTrigger, parse_manifest
+from faas.manifest.spec import parse_manifest
+from faas.manifest.triggers import ScheduleTrigger, StreamTrigger
 from faas.queue.callbacks import check_url, refused
 from faas.queue.records import CallKind, Message, record_view
 from faas.queue.triggers import batch_event, entry_time, failed_items
