@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.api_key_routes import API_KEY_PATHS
+from gateway.dashboard import DASHBOARD_PATHS
 from gateway.lambda_openapi import LAMBDA_PATHS
 from gateway.openfaas_openapi import add_openfaas
 from gateway.params import MAX_SINCE, MAX_TAIL
@@ -377,6 +378,7 @@ DOCUMENT: dict[str, Any] = {
     },
 }
 DOCUMENT["paths"].update(LAMBDA_PATHS)  # the Lambda API (gateway/lambda_api.py)
+DOCUMENT["paths"].update(DASHBOARD_PATHS)  # the live dashboard (gateway/dashboard.py)
 # PUT is OpenFaaS's spelling of an update; both register or update.
 DOCUMENT["paths"]["/system/functions"]["put"] = DOCUMENT["paths"]["/system/functions"]["post"]
 
