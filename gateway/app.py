@@ -39,6 +39,7 @@ from gateway.api_policy import ApiGateway
 from gateway.async_routes import ASYNC_ROUTES, AsyncCallApp
 from gateway.auth import RequireCredentials, control_plane_password
 from gateway.dashboard import DASHBOARD_ROUTES
+from gateway.dev_code import DEV_CODE_ROUTES
 from gateway.errors import HANDLERS
 from gateway.lambda_api import LambdaApiApp
 from gateway.openfaas_calls import OpenFaasCalls
@@ -154,7 +155,7 @@ def create_app(
 
     # OpenFaaS's routes first: they serve both shapes where the paths are the same.
     routes = OPENFAAS_ROUTES + ASYNC_ROUTES + API_KEY_ROUTES + ROUTES + SECRET_ROUTES
-    routes += DASHBOARD_ROUTES
+    routes += DASHBOARD_ROUTES + DEV_CODE_ROUTES
     app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
     # Credentials guard the Starlette part only: the call paths in front of it stay open, but
     # for what a function's own manifest asks (ApiGateway: API keys, limits, CORS, schema).

@@ -83,7 +83,7 @@ def _function(invoker: Invoker, record: Any) -> dict[str, Any]:
         "errors": described["errors"],
         "starts": described["starts"],
         "generic": bool(isinstance(generic, dict) and generic.get("eligible")),
-        "dev": described.get("dev"),
+        "dev": generic.get("dev") if isinstance(generic, dict) else None,
         "logs": f"/system/logs/{record.name}",
     }
 

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from gateway.api_key_routes import API_KEY_PATHS
 from gateway.dashboard import DASHBOARD_PATHS
+from gateway.dev_code import DEV_CODE_PATHS
 from gateway.lambda_openapi import LAMBDA_PATHS
 from gateway.openfaas_openapi import add_openfaas
 from gateway.params import MAX_SINCE, MAX_TAIL
@@ -379,6 +380,7 @@ DOCUMENT: dict[str, Any] = {
 }
 DOCUMENT["paths"].update(LAMBDA_PATHS)  # the Lambda API (gateway/lambda_api.py)
 DOCUMENT["paths"].update(DASHBOARD_PATHS)  # the live dashboard (gateway/dashboard.py)
+DOCUMENT["paths"].update(DEV_CODE_PATHS)  # `faas dev` (gateway/dev_code.py)
 # PUT is OpenFaaS's spelling of an update; both register or update.
 DOCUMENT["paths"]["/system/functions"]["put"] = DOCUMENT["paths"]["/system/functions"]["post"]
 
