@@ -122,3 +122,22 @@ def test_bad_pushes_name_the_field(body: object, field: str) -> None:
     with pytest.raises(BadRequest) as caught:
         from_json(body, 0)
     assert caught.value.message.startswith(field + ":")
+
+
+def test_the_watch_sees_edits_and_knows_which_need_a_build(tmp_path: Path) -> None:
+    from faas.cli.dev import changed, needs_build, snapshot
+    from faas.manifest.spec import parse_manifest
+
+    (tmp_path / "faas.yaml").write_text("name: x\n")
+    (tmp_path / "handler.py").write_text("x = 1\n")
+    before = snapshot(tmp_path)
+    assert set(before) == {"faas.yaml", "handler.py"}
+    (tmp_path / "handler.py").write_text("x = 22\n")  # another size: seen whatever the clock
+    (tmp_path / "requirements.txt").write_text("requests\n")
+    after = snapshot(tmp_path)
+    assert changed(before, after) == {"handler.py", "requirements.txt"}
+    code = parse_manifest({"name": "x"})
+    image = parse_manifest({"name": "x", "contract": "http", "image": "nginx:1"})
+    assert needs_build({"requirements.txt"}, code, code)
+    assert not needs_build({"handler.py", "faas.yaml"}, code, code)
+    assert needs_build({"faas.yaml"}, code, image)
