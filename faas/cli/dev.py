@@ -33,11 +33,16 @@ from faas.cli.group import Context, cli, pass_ctx
 from faas.client import GatewayClient, GatewayError
 from faas.errors import FaasError
 from faas.manifest.spec import MANIFEST_FILE, FunctionSpec, load_manifest
+from faas.pool.log_pages import timestamp
 
 Snapshot = dict[str, tuple[int, int]]  # path -> (mtime_ns, size)
 # Why the gateway cannot take pushed code *yet*: worth waiting for, not a reason to rebuild.
 _PASSING = ("preparing", "being read from its image", "not checked yet")
 LOG_EVERY = 0.5  # seconds between log polls
+# Each poll reads the newest lines, the archive of removed containers included (a container
+# with old code is removed right after an edit; `since` would read running ones only), and
+# prints those it has not printed yet.
+LOG_TAIL = 200
 
 
 def snapshot(folder: Path) -> Snapshot:
@@ -82,8 +87,9 @@ class DevSession:
         self.existed = False
         self.deployed = False  # registered by this session: the exit has something to do
         self.seen: Snapshot = {}
-        self.log_since = time.time()
+        self._log_start = timestamp(time.time() - 1.0)  # older lines are not this session's
         self._next_logs = 0.0
+        self._printed: set[str] = set()  # each line starts with its nanosecond timestamp
 
     # -- start -----------------------------------------------------------------------------
 
@@ -180,15 +186,19 @@ class DevSession:
             return
         self.code_hash = digest
         self.echo(f"{names} changed: serving in {(time.perf_counter() - t0) * 1e3:.0f} ms")
+        for problem in syntax_errors(self.folder, paths):
+            self.echo(f"warning: {problem} (its calls fail until it is fixed)")
 
     def print_logs(self) -> None:
         try:
-            page = self.client.logs(self.spec.name, since=self.log_since)
+            lines: list[str] = self.client.logs(self.spec.name, tail=LOG_TAIL)["lines"]
         except FaasError:
             return  # the gateway restarting: the next poll catches up
-        for line in page["lines"]:
-            self.echo(f"  | {line}")
-        self.log_since = float(page["now"])
+        for line in lines:
+            if line >= self._log_start and line not in self._printed:
+                self.echo(f"  | {line}")
+        if lines:  # what is older than this page cannot come back
+            self._printed = {line for line in [*self._printed, *lines] if line >= lines[0]}
 
     # -- exit ------------------------------------------------------------------------------
 
@@ -206,6 +216,19 @@ class DevSession:
             return
         self.client.remove(name)
         self.echo(f"removed {name} and its containers (`faas dev --keep` leaves it deployed)")
+
+
+def syntax_errors(folder: Path, paths: set[str]) -> list[str]:
+    """Syntax errors of the changed Python files, said at once rather than at the next call."""
+    problems = []
+    for rel in sorted(p for p in paths if p.endswith(".py")):
+        try:
+            compile((folder / rel).read_bytes(), rel, "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            problems.append(f"{rel}:{exc.lineno}: SyntaxError: {exc.msg}")
+        except (OSError, ValueError):  # removed meanwhile; NUL bytes: the runtime will say
+            continue
+    return problems
 
 
 @cli.command()

@@ -85,11 +85,13 @@ def test_an_edit_is_served_live_and_ctrl_c_leaves_nothing(
         served_after = time.monotonic() - saved
         assert served_after < EDIT_BOUND, f"the edit took {served_after:.2f}s to be served"
         dev.wait_for("handler.py changed: serving in", 10)
-        dev.wait_for("saying two", 15)  # the function's own log line, in the same terminal
+        dev.wait_for("saying one", 15)  # the function's own log lines, in the same terminal
+        dev.wait_for("saying two", 15)
 
         # A broken edit fails its calls with the function's own error; the fix serves again.
         (folder / "handler.py").write_text("def handle(event, context:\n")
         wait_until(lambda: gateway.http.post("/function/devloop").status_code == 502, 30)
+        dev.wait_for("warning: handler.py:1: SyntaxError", 10)
         (folder / "handler.py").write_text(HANDLER.format(word="three"))
         wait_until(lambda: answer() == "three", 30)
     finally:
