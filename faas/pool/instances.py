@@ -103,6 +103,14 @@ class Instances:
         self, pool: FunctionPool, trace: CallTrace | None, *, prewarm: bool = False
     ) -> Instance:
         """Start a container; it is acquired for the caller unless it is a pre-start."""
+        generic = self.generic
+        if generic is not None and generic.dev.get(pool.spec.name) is not None:
+            # Code pushed by `faas dev`: a generic container loaded with it, never the image.
+            loaded = await self.specialise(
+                pool, trace or CallTrace(), fresh=True, acquire=not prewarm
+            )
+            assert loaded is not None  # with pushed code it raises rather than fall back
+            return loaded
         self.watch(pool)
         instance = pool.reserve(self.clock(), prewarmed=prewarm)
         try:
@@ -134,13 +142,14 @@ class Instances:
         return instance
 
     async def specialise(
-        self, pool: FunctionPool, trace: CallTrace, *, fresh: bool = False
+        self, pool: FunctionPool, trace: CallTrace, *, fresh: bool = False, acquire: bool = True
     ) -> Instance | None:
         """Turn a spare generic runtime into a container of `pool`'s function, acquired for
-        the caller; None when there is no spare (or it was lost): start one cold instead.
+        the caller unless not `acquire`; None when there is no spare (or it was lost): start
+        one cold instead.
 
         Code pushed by `faas dev` is never served from the image: without a spare (or when
-        `fresh`: a forced cold start) a generic container is started for it (a cold start)."""
+        `fresh`: from `start`) a generic container is started for it (a cold start)."""
         generic = self.generic
         if generic is None:
             return None
@@ -148,11 +157,13 @@ class Instances:
         taken = None if fresh else generic.take(pool.spec, pool.image)
         if taken is None and not pushed:
             return None
+        if taken is None and not fresh:
+            self.make_room(pool)  # before the reservation, which the budget counts (as start)
         self.watch(pool)
         instance = pool.reserve(self.clock(), prewarmed=True)
         if taken is None:
-            trace.became(StartKind.COLD)
-            self.make_room(pool)
+            if trace.attempts:
+                trace.became(StartKind.COLD)
             try:
                 taken = await generic.start_for(pool.spec)
             except BaseException:
@@ -193,7 +204,8 @@ class Instances:
             RENAME_DELAY, lambda: self.spawn(generic.rename(cid, name))
         )
         pool.ready(instance, self.clock())
-        pool.acquire(instance)
+        if acquire:
+            pool.acquire(instance)
         return instance
 
     # -- pause and resume -----------------------------------------------------------------

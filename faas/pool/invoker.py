@@ -228,10 +228,9 @@ class Invoker:
                 if waited:
                     trace.queue = waited * 1e3
                 instances.check_backoff(pool)
-                generic = self.generic
-                if generic is not None and (not force_cold or generic.dev.get(pool.spec.name)):
+                if not force_cold and self.generic is not None:
                     trace.attempt(StartKind.PREWARM)  # attributed even if the load fails
-                    specialised = await instances.specialise(pool, trace, fresh=force_cold)
+                    specialised = await instances.specialise(pool, trace)
                     if specialised is not None:
                         return specialised
                     trace.became(StartKind.COLD)

@@ -59,6 +59,23 @@ def test_pushed_code_serves_the_next_call_and_a_deploy_ends_it(stack: Stack) -> 
     run(scenario)
 
 
+def test_containers_kept_ready_by_scale_min_hold_the_pushed_code(stack: Stack) -> None:
+    async def scenario() -> None:
+        async with stack.gateway(generic_pool=1) as gw:
+            await gw.register("echo", scale={"min": 1, "max": 3})
+            await gw.until_counts("echo", {"ready": 1})
+            await until(lambda: spare_ready(gw, "echo"), what="a spare")
+            pushed = await gw.http.put("/system/function/echo/code", json=push(7))
+            assert pushed.status_code == 200, pushed.text
+            # The retired one is replaced at a tick, by a generic container loaded with it.
+            await gw.until_counts("echo", {"ready": 1})
+            answer = await gw.call("echo")
+            assert answer.text == "version 7"
+            assert answer.headers["x-faas-start"] in ("prewarm", "warm")
+
+    run(scenario)
+
+
 def test_functions_generic_runtimes_cannot_serve_are_refused_with_the_reason(
     stack: Stack,
 ) -> None:
