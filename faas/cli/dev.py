@@ -208,7 +208,8 @@ class DevSession:
             return
         if keep or self.existed:
             try:
-                self._deploy("keeping: building")
+                record = self._deploy("keeping it: building")
+                self.echo(f"{name} stays deployed at {record['url']}")
             except FaasError as exc:
                 self.echo(f"error: {exc.message}")
                 self.client.drop_code(name)

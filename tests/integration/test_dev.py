@@ -107,3 +107,27 @@ def test_an_edit_is_served_live_and_ctrl_c_leaves_nothing(
         ),
         30,
     )
+
+
+def test_keep_leaves_the_last_edit_deployed_as_an_image(
+    make_gateway: Callable[..., Gateway], tmp_path: Path, base_image: str
+) -> None:
+    gateway = make_gateway(FAAS_GENERIC_POOL="1", FAAS_BASE_IMAGE=base_image)
+    folder = tmp_path / "devkeep"
+    folder.mkdir()
+    (folder / "faas.yaml").write_text("name: devkeep\nmemory: 64Mi\n")
+    (folder / "handler.py").write_text(HANDLER.format(word="first"))
+    env = {**os.environ, **gateway.cli_env(), "FAAS_BASE_IMAGE": base_image}
+    dev = Terminal(["dev", "--keep", str(folder)], env)
+    try:
+        dev.wait_for("watching", 300)
+        (folder / "handler.py").write_text(HANDLER.format(word="kept"))
+        wait_until(lambda: gateway.http.post("/function/devkeep").text == "kept", 30)
+        assert "dev" in gateway.http.get("/system/function/devkeep").json()["generic"]
+    finally:
+        dev.process.send_signal(signal.SIGINT)
+        assert dev.process.wait(300) == 0, dev.text
+    described = gateway.http.get("/system/function/devkeep").json()
+    assert "dev" not in described["generic"]  # an ordinary deploy: the image holds the edit
+    assert gateway.http.post("/function/devkeep").text == "kept"
+    gateway.http.delete("/system/function/devkeep")
