@@ -189,6 +189,13 @@ class GatewayClient(AsyncCalls):
     def remove(self, name: str) -> dict[str, Any]:
         return dict(self._json("DELETE", f"/system/function/{name}"))
 
+    def push_code(self, name: str, bundle: Mapping[str, Any]) -> dict[str, Any]:
+        """`faas dev`: serve these files (faas.build.dev_bundle.to_json) without a build."""
+        return dict(self._json("PUT", f"/system/function/{name}/code", json=dict(bundle)))
+
+    def drop_code(self, name: str) -> dict[str, Any]:
+        return dict(self._json("DELETE", f"/system/function/{name}/code"))
+
     # -- secrets (OpenFaaS's API: names come back, values never) --------------------------
 
     def secrets(self) -> list[str]:

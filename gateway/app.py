@@ -38,6 +38,8 @@ from gateway.api_key_routes import API_KEY_ROUTES
 from gateway.async_routes import ASYNC_ROUTES
 from gateway.auth import RequireCredentials, control_plane_password
 from gateway.call_paths import CallPaths
+from gateway.dashboard import DASHBOARD_ROUTES
+from gateway.dev_code import DEV_CODE_ROUTES
 from gateway.errors import HANDLERS
 from gateway.openfaas_routes import OPENFAAS_ROUTES
 from gateway.routes import ROUTES
@@ -151,6 +153,7 @@ def create_app(
 
     # OpenFaaS's routes first: they serve both shapes where the paths are the same.
     routes = OPENFAAS_ROUTES + ASYNC_ROUTES + API_KEY_ROUTES + ROUTES + SECRET_ROUTES
+    routes += DASHBOARD_ROUTES + DEV_CODE_ROUTES
     app = Starlette(routes=routes, exception_handlers=HANDLERS, lifespan=lifespan)
     # Credentials guard the Starlette part only: the call paths in front of it stay open, but
     # for what a function's own manifest asks (API keys, limits, CORS, schema); the Lambda API

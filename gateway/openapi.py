@@ -13,6 +13,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.api_key_routes import API_KEY_PATHS
+from gateway.dashboard import DASHBOARD_PATHS
+from gateway.dev_code import DEV_CODE_PATHS
 from gateway.lambda_openapi import LAMBDA_PATHS
 from gateway.openapi_parts import error as _error
 from gateway.openapi_parts import json_response as _json
@@ -266,6 +268,8 @@ DOCUMENT: dict[str, Any] = {
     "components": {"schemas": SCHEMAS},
 }
 DOCUMENT["paths"].update(LAMBDA_PATHS)  # the Lambda API (gateway/lambda_api.py)
+DOCUMENT["paths"].update(DASHBOARD_PATHS)  # the live dashboard (gateway/dashboard.py)
+DOCUMENT["paths"].update(DEV_CODE_PATHS)  # `faas dev` (gateway/dev_code.py)
 # PUT is OpenFaaS's spelling of an update; both register or update.
 DOCUMENT["paths"]["/system/functions"]["put"] = DOCUMENT["paths"]["/system/functions"]["post"]
 

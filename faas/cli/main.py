@@ -10,6 +10,7 @@ import sys
 
 import click
 
+import faas.cli.dev  # noqa: F401  (registers `faas dev`)
 from faas.cli import dead_letters, functions, keys, lambda_cli, platform, secret  # noqa: F401  (register commands)
 from faas.cli.group import cli
 from faas.errors import FaasError

@@ -29,8 +29,9 @@ from faas.build.code_bundle import (
 )
 from faas.contracts.native import NativeEndpoint
 from faas.contracts.transport import DeliveryFailed
-from faas.errors import FaasError, FunctionCrashed, FunctionInitError
+from faas.errors import FaasError, FunctionCrashed, FunctionFailed, FunctionInitError
 from faas.manifest.spec import FunctionSpec
+from faas.pool.dev_code import DevCodes
 from faas.pool.hardening import FUNCTION_DIR, Shape, function_env
 from faas.pool.lifecycle import Lifecycle, Started
 from faas.settings import Settings
@@ -79,6 +80,7 @@ class GenericPool:
         self._tasks: set[asyncio.Future[None]] = set()
         self._retry_at = 0.0
         self._closed = False
+        self.dev = DevCodes()  # code pushed by `faas dev` (faas.pool.dev_code)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -114,6 +116,7 @@ class GenericPool:
             self.forget(name)
             return
         previous = self._functions.get(name)
+        self.dev.drop(name)  # deployed again: the deployed code wins over pushed code
         self._functions[name] = (image, Shape.of(spec))
         self._users.setdefault(image, set()).add(name)
         if previous is not None and previous[0] != image:
@@ -126,6 +129,7 @@ class GenericPool:
     def forget(self, name: str) -> None:
         """A removed function: its code is dropped once no function uses its image."""
         previous = self._functions.pop(name, None)
+        self.dev.drop(name)
         if previous is not None:
             self._unuse(name, previous[0])
             self._wanted = None
@@ -194,6 +198,9 @@ class GenericPool:
     ) -> tuple[Started[NativeEndpoint], list[CodeFile]] | None:
         """A spare that can become `spec` (newest first), with the code to load; None if none."""
         code = self._code.get(image)
+        pushed = self.dev.get(spec.name)
+        if pushed is not None and isinstance(code, list):
+            code = pushed.files
         if (
             not isinstance(code, list)
             or spec.secrets
@@ -206,6 +213,14 @@ class GenericPool:
             if self._spares[index].shape == shape:
                 return self._spares.pop(index).started, code
         return None
+
+    async def start_for(self, spec: FunctionSpec) -> tuple[Started[NativeEndpoint], list[CodeFile]]:
+        """A generic container started now for `spec`'s pushed code (no spare was left):
+        the image would serve stale code."""
+        pushed = self.dev.get(spec.name)
+        if self.image is None or pushed is None:
+            raise FunctionFailed(f"function {spec.name!r} has no pushed code to start with")
+        return await self.lifecycle.start_generic(Shape.of(spec), self.image), pushed.files
 
     async def specialise(
         self, endpoint: NativeEndpoint, spec: FunctionSpec, files: list[CodeFile]
@@ -261,6 +276,9 @@ class GenericPool:
 
     # -- lifecycle ------------------------------------------------------------------------
 
+    def count_for(self, spec: FunctionSpec) -> int:
+        return self.count(Shape.of(spec))
+
     def count(self, shape: Shape) -> int:
         return sum(1 for spare in self._spares if spare.shape == shape)
 
@@ -287,11 +305,15 @@ class GenericPool:
             reason = "it names secrets, mounted only when a container is created"
         if not spec.on_runtime:
             reason = f"an image function (`contract: {spec.contract}`): not faas's runtime"
-        return {
+        described: dict[str, object] = {
             "eligible": reason is None,
             "reason": reason,
             "spares": self.count(Shape.of(spec)),
         }
+        pushed = self.dev.get(spec.name)
+        if pushed is not None:  # `faas dev` code serves instead of the image's
+            described["dev"] = pushed.describe()
+        return described
 
     async def close(self) -> None:
         self._closed = True

@@ -20,7 +20,7 @@ from faas.errors import FaasError, FunctionFailed, FunctionInitError, Unavailabl
 from faas.pool.budget import MemoryBudget
 from faas.pool.generic import GenericPool
 from faas.pool.lifecycle import Lifecycle, Started
-from faas.pool.policy import FunctionPool, Instance, State
+from faas.pool.policy import FunctionPool, Instance, StartKind, State
 from faas.pool.trace import CallTrace
 from faas.registry.store import LOG_ARCHIVE_LINES
 from faas.settings import Settings
@@ -103,6 +103,14 @@ class Instances:
         self, pool: FunctionPool, trace: CallTrace | None, *, prewarm: bool = False
     ) -> Instance:
         """Start a container; it is acquired for the caller unless it is a pre-start."""
+        generic = self.generic
+        if generic is not None and generic.dev.get(pool.spec.name) is not None:
+            # Code pushed by `faas dev`: a generic container loaded with it, never the image.
+            loaded = await self.specialise(
+                pool, trace or CallTrace(), fresh=True, acquire=not prewarm
+            )
+            assert loaded is not None  # with pushed code it raises rather than fall back
+            return loaded
         self.watch(pool)
         instance = pool.reserve(self.clock(), prewarmed=prewarm)
         try:
@@ -133,16 +141,42 @@ class Instances:
             pool.acquire(instance)
         return instance
 
-    async def specialise(self, pool: FunctionPool, trace: CallTrace) -> Instance | None:
+    async def specialise(
+        self, pool: FunctionPool, trace: CallTrace, *, fresh: bool = False, acquire: bool = True
+    ) -> Instance | None:
         """Turn a spare generic runtime into a container of `pool`'s function, acquired for
-        the caller; None when there is no spare (or it was lost): start one cold instead."""
+        the caller unless not `acquire`; None when there is no spare (or it was lost): start
+        one cold instead.
+
+        Code pushed by `faas dev` is never served from the image: without a spare (or when
+        `fresh`: from `start`) a generic container is started for it (a cold start)."""
         generic = self.generic
-        taken = generic.take(pool.spec, pool.image) if generic is not None else None
-        if generic is None or taken is None:
+        if generic is None:
             return None
-        started, files = taken
+        pushed = generic.dev.get(pool.spec.name) is not None
+        taken = None if fresh else generic.take(pool.spec, pool.image)
+        if taken is None and not pushed:
+            return None
+        if taken is None and not fresh:
+            self.make_room(pool)  # before the reservation, which the budget counts (as start)
         self.watch(pool)
         instance = pool.reserve(self.clock(), prewarmed=True)
+        if taken is None:
+            if trace.attempts:
+                trace.became(StartKind.COLD)
+            try:
+                taken = await generic.start_for(pool.spec)
+            except BaseException:
+                pool.discard(instance)
+                self._wake(pool.spec.name)
+                raise
+            started = taken[0]
+            trace.create, trace.start, trace.ready = (
+                started.create_ms,
+                started.start_ms,
+                started.ready_ms,
+            )
+        started, files = taken
         self._bind(pool, instance, started)
         t0 = time.perf_counter()
         try:
@@ -153,8 +187,10 @@ class Instances:
             pool.init_failed(self.clock(), exc, self.settings.init_backoff, INIT_BACKOFF_MAX)
             raise
         except FaasError as exc:
-            log.info("%s: a generic runtime failed (%s); starting cold", pool.spec.name, exc)
             self.discard(pool, instance)
+            if pushed:  # the image holds older code: never fall back to it
+                raise
+            log.info("%s: a generic runtime failed (%s); starting cold", pool.spec.name, exc)
             return None
         except BaseException:
             self.discard(pool, instance)
@@ -168,7 +204,8 @@ class Instances:
             RENAME_DELAY, lambda: self.spawn(generic.rename(cid, name))
         )
         pool.ready(instance, self.clock())
-        pool.acquire(instance)
+        if acquire:
+            pool.acquire(instance)
         return instance
 
     # -- pause and resume -----------------------------------------------------------------

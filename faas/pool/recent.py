@@ -25,3 +25,12 @@ class RecentSyncCalls:
 
     def __len__(self) -> int:
         return len(self._records)
+
+    def newest(self, count: int) -> list[dict[str, Any]]:
+        """Up to `count` records, newest first (the dashboard's list)."""
+        out: list[dict[str, Any]] = []
+        for record in reversed(self._records.values()):
+            if len(out) >= count:
+                break
+            out.append(record)
+        return out
