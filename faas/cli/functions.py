@@ -10,10 +10,11 @@ from pathlib import Path
 
 import click
 
+from faas.cli.build_log import BuildLog
 from faas.cli.group import Context, cli, pass_ctx, table
 from faas.cli.keys import api_summary
 from faas.client import error_from
-from faas.errors import BadRequest
+from faas.errors import BadRequest, FaasError
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 
@@ -30,16 +31,22 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
     type=click.Path(path_type=Path),
     help="An OpenFaaS stack file (stack.yml) to deploy.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Do not show build progress.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the result (no progress line).")
+@click.option("-v", "--verbose", is_flag=True, help="Print the whole build log as it runs.")
 @pass_ctx
 def deploy(
-    ctx: Context, paths: tuple[Path, ...], stack_files: tuple[Path, ...], quiet: bool
+    ctx: Context,
+    paths: tuple[Path, ...],
+    stack_files: tuple[Path, ...],
+    quiet: bool,
+    verbose: bool,
 ) -> None:
-    """Build each function folder's image (unchanged code is not rebuilt) and register it.
+    """Build each function folder's image (unchanged code is not rebuilt), import its handler
+    once, and register it. The build log is shown on failure, or as it runs with -v.
 
     A stack.yml (with -f, or a folder holding one) deploys OpenFaaS python3-http functions;
     a SAM template (template.yaml) deploys its AWS::Serverless::Function resources."""
-    from faas.build.folder import build_folder
+    from faas.build.folder import build_folder, read_folder
     from faas.cli.lambda_cli import deploy_template
     from faas.cli.stack_deploy import deploy_stack, stack_file_of
     from faas.engines.docker import DockerBackend
@@ -47,24 +54,41 @@ def deploy(
 
     if not paths and not stack_files:
         raise click.UsageError("give function folders, or -f stack.yml")
-    progress = (lambda line: None) if quiet else (lambda line: click.echo(f"  {line}"))
-    for stack_file in stack_files:
-        deploy_stack(ctx, stack_file, progress)
+    loud = verbose and not quiet
+    progress = (lambda line: click.echo(f"  {line}")) if loud else (lambda line: None)
+    templates: list[Path] = []
+    stacks = list(stack_files)
     folders: list[Path] = []
     for path in paths:
         if is_sam_template(path):  # before stack files: both are YAML files
-            deploy_template(ctx, path, quiet)
+            templates.append(path)
         elif (found := stack_file_of(path)) is not None:
-            deploy_stack(ctx, found, progress)
+            stacks.append(found)
         else:
+            read_folder(path)  # every manifest is checked before anything is built
             folders.append(path)
+    with ctx.client(timeout=5) as client:
+        client.health()  # before any build: a stopped gateway is said at once
+    for stack_file in stacks:
+        deploy_stack(ctx, stack_file, progress)
+    for template in templates:
+        deploy_template(ctx, template, not loud)
     if not folders:
         return
     backend = DockerBackend()
+    log = BuildLog(verbose=loud)
     with ctx.client() as client:
         for path in folders:
-            click.echo(f"building {path}")
-            spec, built = build_folder(backend, path, ctx.settings, progress=progress)
+            if log.verbose:
+                click.echo(f"building {path}")
+            elif not quiet:
+                log.start(f"building {path}")
+            try:
+                spec, built = build_folder(backend, path, ctx.settings, progress=log)
+            except FaasError:
+                log.failed()
+                raise
+            log.done()
             record = client.register(spec.to_manifest(), built.tag, built.code_hash)
             verb = "deployed" if record.get("version", 1) == 1 else "updated"
             click.echo(f"{verb} {spec.name} ({built.tag}): {record['url']}")

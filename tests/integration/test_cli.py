@@ -59,7 +59,7 @@ def test_deploy_invoke_list_describe_logs_remove(
     assert deployed.returncode == 0, deployed.stderr
     assert f"{url}/function/shout" in deployed.stdout
 
-    again = faas("deploy", str(folder), env=env)
+    again = faas("deploy", "-v", str(folder), env=env)
     assert "up to date" in again.stdout  # unchanged code is not rebuilt
 
     called = faas("invoke", "shout", "-d", "hello", env=env)
