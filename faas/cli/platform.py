@@ -19,14 +19,30 @@ from faas.errors import BadRequest
 @click.option("--workers", default=0, show_default=True, help="Extra gateways (queue consumers).")
 @pass_ctx
 def up(ctx: Context, workers: int) -> None:
-    """Start the local stack (Redis and the gateway) in the background."""
-    from faas.stack.local import Stack
-
+    """Start the local stack (Redis and the gateway) in the background; first, the base image
+    is pulled, or built when it is faas-python:bookworm (see `faas images bootstrap`)."""
     if not 0 <= workers <= 16:
         raise BadRequest(f"--workers must be from 0 to 16, got {workers}")
-    status = Stack(ctx.settings, echo=click.echo).up(workers)
+    start_stack(ctx, workers)
+
+
+def start_stack(ctx: Context, workers: int = 0, rerun: str = "faas up") -> bool:
+    """`faas up`; True when it started the gateway (False: it was running already)."""
+    from faas.stack.local import Stack
+
+    stack = Stack(ctx.settings, echo=click.echo)
+    was_running = stack.status().gateway_ok
+    status = stack.up(workers, rerun=rerun)
     click.echo(f"gateway  {status.gateway_url}  (log: {status.log})")
     click.echo(f"redis    {status.redis_url}  ({status.redis_how})")
+    changed = stack.settings_changed() if was_running else []
+    if changed:
+        click.echo(
+            f"warning: the running gateway started with other settings ({', '.join(changed)} "
+            "changed since): they apply once it restarts: faas down && faas up",
+            err=True,
+        )
+    return not was_running
 
 
 @cli.command()
@@ -74,9 +90,18 @@ def demo(click_ctx: click.Context, folder: Path | None) -> None:
     missing = [str(p) for p in paths if not (p / "faas.yaml").is_file()]
     if missing:
         raise BadRequest(f"--functions: no function folder at {', '.join(missing)}")
-    click_ctx.invoke(up)
-    click_ctx.invoke(deploy, paths=tuple(paths), quiet=True)
-    url = click_ctx.find_object(Context).settings.gateway_url.rstrip("/")  # type: ignore[union-attr]
+    ctx = click_ctx.find_object(Context)
+    assert ctx is not None
+    started = start_stack(ctx, rerun="faas demo")
+    try:
+        click_ctx.invoke(deploy, paths=tuple(paths), quiet=True)
+    except BaseException:
+        if started:  # a first run that fails leaves nothing running
+            from faas.stack.local import Stack
+
+            Stack(ctx.settings, echo=click.echo).down()
+        raise
+    url = ctx.settings.gateway_url.rstrip("/")
     click.echo("")
     click.echo(f"vote:    {url}/function/vote")
     click.echo(f"results: {url}/function/result")

@@ -177,6 +177,18 @@ class DockerBackend:
             raise BuildError(f"importing {tarball} as {repository}:{tag} produced no image")
         return image
 
+    def pull_image(self, ref: str, progress: Callable[[str], None]) -> None:
+        """Pull `ref` from its registry, passing status lines to `progress`; a registry that
+        cannot be reached, or has no such image, is a DockerError saying so."""
+        repository, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "")
+        with _translated(f"pull {ref}"):
+            for chunk in self._api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+                if "error" in chunk:
+                    raise DockerError(f"Docker could not pull {ref}: {chunk['error']}")
+                status = chunk.get("status")
+                if status and not chunk.get("progressDetail"):
+                    progress(f"{chunk.get('id', '')} {status}".strip())
+
     def remove_image(self, ref: str) -> None:
         with contextlib.suppress(ImageMissing), _translated(f"remove image {ref}"):
             self._api.remove_image(ref, force=True)
