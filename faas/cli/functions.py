@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
+from faas.build.images import FUNCTION_REPOSITORY
 from faas.cli.build_log import BuildLog
-from faas.cli.group import Context, cli, pass_ctx, table
+from faas.cli.group import Context, cli, output_option, pass_ctx, table, to_json
 from faas.cli.keys import api_summary
 from faas.client import error_from
 from faas.errors import BadRequest, FaasError
@@ -102,11 +103,15 @@ def deploy(
 
 
 @cli.command("list")
+@output_option
 @pass_ctx
-def list_(ctx: Context) -> None:
+def list_(ctx: Context, output: str) -> None:
     """List deployed functions with their containers and counters."""
     with ctx.client() as client:
         records = client.functions()
+    if output == "json":
+        click.echo(to_json(records))
+        return
     if not records:
         click.echo("no functions deployed (see `faas deploy`)")
         return
@@ -132,11 +137,15 @@ def list_(ctx: Context) -> None:
 
 @cli.command()
 @click.argument("name")
+@output_option
 @pass_ctx
-def describe(ctx: Context, name: str) -> None:
+def describe(ctx: Context, name: str, output: str) -> None:
     """Show one function: config, image, containers, counters."""
     with ctx.client() as client:
         r = client.function(name)
+    if output == "json":
+        click.echo(to_json(r))
+        return
     cfg = r["config"]
     click.echo(f"name:         {r['name']}")
     click.echo(f"url:          {r['url']}")
@@ -244,10 +253,18 @@ def invoke(
         for key, value in response.headers.items():
             click.echo(f"{key}: {value}", err=True)
         click.echo("", err=True)
-    sys.stdout.buffer.write(response.content)
-    sys.stdout.flush()
+    write_body(response.content)
     if response.status_code >= 400:
         sys.exit(1)
+
+
+def write_body(body: bytes) -> None:
+    """The body as it is; on a terminal, ended by a newline so the prompt starts on its own
+    line (as httpie does: piped or redirected output stays byte for byte the function's)."""
+    sys.stdout.buffer.write(body)
+    if body and not body.endswith(b"\n") and sys.stdout.isatty():
+        sys.stdout.buffer.write(b"\n")
+    sys.stdout.flush()
 
 
 def _invoke_async(
@@ -282,8 +299,7 @@ def _invoke_async(
             if result.get("body_encoding") == "base64"
             else encoded.encode()
         )
-        sys.stdout.buffer.write(raw)
-        sys.stdout.flush()
+        write_body(raw)
     if status != "succeeded":
         sys.exit(1)
 
@@ -315,10 +331,16 @@ def logs(ctx: Context, name: str, follow: bool, tail: int | None, before: str | 
 @click.argument("name")
 @pass_ctx
 def remove(ctx: Context, name: str) -> None:
-    """Unregister a function and remove its containers."""
+    """Unregister a function and remove its containers; its image stays until `faas prune`
+    (images are shared by functions of the same code, in any stack on this Docker)."""
     with ctx.client() as client:
+        image = str(client.function(name).get("image", ""))
         client.remove(name)
+        others = sorted(r["name"] for r in client.functions() if r.get("image") == image)
     click.echo(f"removed {name}")
+    if image.startswith(f"{FUNCTION_REPOSITORY}:"):
+        users = f"used by {', '.join(others)}" if others else "`faas prune` removes it"
+        click.echo(f"its image {image} is kept ({users})")
 
 
 # -- input -------------------------------------------------------------------------------------

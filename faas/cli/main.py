@@ -10,7 +10,15 @@ import sys
 
 import click
 
-from faas.cli import dead_letters, functions, keys, lambda_cli, platform, secret  # noqa: F401  (register commands)
+from faas.cli import (  # noqa: F401  (register commands)
+    dead_letters,
+    functions,
+    keys,
+    lambda_cli,
+    platform,
+    prune,
+    secret,
+)
 from faas.cli.group import cli
 from faas.errors import FaasError
 

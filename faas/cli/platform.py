@@ -3,13 +3,14 @@ its credentials and its base image."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
 import click
 
 from faas.cli.functions import deploy
-from faas.cli.group import Context, cli, pass_ctx
+from faas.cli.group import Context, cli, output_option, pass_ctx, to_json
 from faas.errors import BadRequest
 
 # -- stack ---------------------------------------------------------------------------------------
@@ -56,12 +57,16 @@ def down(ctx: Context) -> None:
 
 
 @cli.command()
+@output_option
 @pass_ctx
-def status(ctx: Context) -> None:
-    """Show whether Redis and the gateway are running."""
+def status(ctx: Context, output: str) -> None:
+    """Show whether Redis and the gateway are running (exit 1 when the gateway is not)."""
     from faas.stack.local import Stack
 
     s = Stack(ctx.settings, echo=click.echo).status()
+    if output == "json":
+        click.echo(to_json({**dataclasses.asdict(s), "log": str(s.log)}))
+        sys.exit(0 if s.gateway_ok else 1)
     ok = {True: "up", False: "down"}
     click.echo(
         f"gateway  {ok[s.gateway_ok]:5} {s.gateway_url}  "

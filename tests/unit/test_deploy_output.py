@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 
+import pytest
+
 from faas.build.handler_check import describe_failure
 from faas.cli.build_log import BuildLog
+from faas.cli.functions import write_body
 from faas.manifest.spec import FunctionSpec
 
 
@@ -52,3 +55,50 @@ def test_a_pipe_sees_nothing() -> None:
     log("Step 1/7 : FROM x")
     log.done()
     assert pipe.getvalue() == ""
+
+
+class Stdout(io.TextIOWrapper):
+    def __init__(self, tty: bool) -> None:
+        super().__init__(io.BytesIO(), encoding="utf-8")
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def written(self) -> bytes:
+        self.flush()
+        assert isinstance(self.buffer, io.BytesIO)
+        return self.buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("tty", "body", "shown"),
+    [
+        (True, b"Hello", b"Hello\n"),
+        (True, b"Hello\n", b"Hello\n"),
+        (True, b"", b""),
+        (False, b"Hello", b"Hello"),  # piped: the function's bytes, exactly
+    ],
+)
+def test_invoke_ends_its_output_with_a_newline_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, tty: bool, body: bytes, shown: bytes
+) -> None:
+    out = Stdout(tty)
+    monkeypatch.setattr("sys.stdout", out)
+    write_body(body)
+    assert out.written() == shown
+
+
+def test_prune_keeps_what_functions_or_containers_use() -> None:
+    from faas.cli.prune import plan
+
+    verdicts = plan(
+        [("faas/function:b", "sha:b"), ("faas/function:a", "sha:a"), ("faas/function:c", "sha:c")],
+        {"faas/function:a": ["vote", "hello"]},
+        {"sha:c"},
+    )
+    assert [(v.tag, v.kept_by) for v in verdicts] == [
+        ("faas/function:a", "used by hello, vote"),
+        ("faas/function:b", ""),
+        ("faas/function:c", "a container was created from it"),
+    ]

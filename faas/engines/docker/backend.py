@@ -189,6 +189,22 @@ class DockerBackend:
                 if status and not chunk.get("progressDetail"):
                     progress(f"{chunk.get('id', '')} {status}".strip())
 
+    def list_images(self, repository: str) -> list[tuple[str, str, int]]:
+        """(repository:tag, image id, size in bytes) of every tagged image of `repository`."""
+        with _translated(f"list the images of {repository}"):
+            found = self._api.images(name=repository)
+        return [
+            (tag, str(image["Id"]), int(image.get("Size") or 0))
+            for image in found
+            for tag in image.get("RepoTags") or []
+            if tag.rpartition(":")[0] == repository
+        ]
+
+    def images_in_use(self) -> set[str]:
+        """Ids of the images any container (running or not, faas's or not) was created from."""
+        with _translated("list containers"):
+            return {str(c["ImageID"]) for c in self._api.containers(all=True)}
+
     def remove_image(self, ref: str) -> None:
         with contextlib.suppress(ImageMissing), _translated(f"remove image {ref}"):
             self._api.remove_image(ref, force=True)
