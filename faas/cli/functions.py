@@ -14,6 +14,7 @@ from faas.build.images import FUNCTION_REPOSITORY
 from faas.cli.build_log import BuildLog
 from faas.cli.group import Context, cli, output_option, pass_ctx, table, to_json
 from faas.cli.keys import api_summary
+from faas.cli.readiness import wait_until_servable
 from faas.client import error_from
 from faas.errors import BadRequest, FaasError
 
@@ -34,6 +35,9 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only the result (no progress line).")
 @click.option("-v", "--verbose", is_flag=True, help="Print the whole build log as it runs.")
+@click.option(
+    "--no-wait", is_flag=True, help="Return once registered, before a container is ready."
+)
 @pass_ctx
 def deploy(
     ctx: Context,
@@ -41,9 +45,11 @@ def deploy(
     stack_files: tuple[Path, ...],
     quiet: bool,
     verbose: bool,
+    no_wait: bool,
 ) -> None:
     """Build each function folder's image (unchanged code is not rebuilt), import its handler
-    once, and register it. The build log is shown on failure, or as it runs with -v.
+    once, and register it. The build log is shown on failure, or as it runs with -v. Returns
+    once a warm or generic container can serve the first call, if the manifest allows one.
 
     A stack.yml (with -f, or a folder holding one) deploys OpenFaaS python3-http functions;
     a SAM template (template.yaml) deploys its AWS::Serverless::Function resources."""
@@ -92,6 +98,8 @@ def deploy(
             log.done()
             record = client.register(spec.to_manifest(), built.tag, built.code_hash)
             verb = "deployed" if record.get("version", 1) == 1 else "updated"
+            if not no_wait:
+                wait_until_servable(client, spec.name)
             click.echo(f"{verb} {spec.name} ({built.tag}): {record['url']}")
             lagging = record.get("lagging_gateways")
             if lagging:

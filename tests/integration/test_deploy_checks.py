@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,19 @@ def test_a_stopped_gateway_is_said_before_building(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "does not answer" in result.stderr
     assert "building" not in result.stdout  # nothing was built
+
+
+def test_deploy_returns_once_a_generic_runtime_can_serve_a_new_shape(
+    make_gateway: Callable[..., Gateway], tmp_path: Path, base_image: str
+) -> None:
+    """A dependency-free function with a memory/CPU shape no other function has: the first
+    call after `faas deploy` is served by a generic runtime, not a cold start."""
+    gateway = make_gateway(FAAS_GENERIC_POOL="1", FAAS_BASE_IMAGE=base_image)
+    folder = write_function(tmp_path / "shaped", "shaped", OK)
+    with (folder / "faas.yaml").open("a") as file:
+        file.write("cpus: 0.37\n")  # a shape of its own
+    env = {**gateway.cli_env(), "FAAS_BASE_IMAGE": base_image}
+    assert faas("deploy", str(folder), env=env).returncode == 0
+    first = gateway.http.post("/function/shaped")
+    assert first.status_code == 200, first.text
+    assert first.headers["x-faas-start"] == "prewarm"

@@ -102,3 +102,24 @@ def test_prune_keeps_what_functions_or_containers_use() -> None:
         ("faas/function:b", ""),
         ("faas/function:c", "a container was created from it"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("containers", "scale_min", "generic", "verdict"),
+    [
+        ({"ready": 1}, 1, None, True),
+        ({}, 1, None, None),  # scale.min's container still starting
+        ({}, 0, {"eligible": True, "spares": 1}, True),
+        ({}, 0, {"eligible": True, "spares": 0}, None),
+        ({}, 0, {"eligible": False, "reason": "being read from its image"}, None),
+        ({}, 0, {"eligible": False, "reason": "it has dependencies"}, False),
+        ({}, 0, None, False),
+    ],
+)
+def test_deploy_waits_only_for_what_the_manifest_allows(
+    containers: dict[str, int], scale_min: int, generic: object, verdict: bool | None
+) -> None:
+    from faas.cli.readiness import servable
+
+    record = {"containers": containers, "config": {"scale": {"min": scale_min}}, "generic": generic}
+    assert servable(record) is verdict
