@@ -74,14 +74,14 @@ def deploy(
         else:
             read_folder(path)  # every manifest is checked before anything is built
             folders.append(path)
-    with ctx.client(timeout=5) as client:
-        client.health()  # before any build: a stopped gateway is said at once
-    for stack_file in stacks:
+    for stack_file in stacks:  # a stack file may name its own gateway
         deploy_stack(ctx, stack_file, progress)
     for template in templates:
         deploy_template(ctx, template, not loud)
     if not folders:
         return
+    with ctx.client(timeout=5) as client:
+        client.health()  # before any build: a stopped gateway is said at once
     backend = DockerBackend()
     log = BuildLog(verbose=loud)
     with ctx.client() as client:
