@@ -77,3 +77,33 @@ def test_drift_names_changed_settings_and_keeps_no_value(tmp_path: Path) -> None
     now = {"FAAS_BASE_IMAGE": "b:1", "FAAS_ADMIN_PASSWORD": "s3cret", "FAAS_GENERIC_POOL": "0"}
     assert drift.changed(tmp_path, now) == ["FAAS_BASE_IMAGE", "FAAS_GENERIC_POOL"]
     assert drift.changed(tmp_path / "nowhere", now) == []
+
+
+def test_something_not_redis_on_its_port_is_said_not_a_traceback() -> None:
+    """An HTTP server where FAAS_REDIS_URL points: `faas up`/`status` said so with a traceback."""
+    import asyncio
+    import http.server
+    import threading
+
+    from faas.errors import RedisUnavailable
+    from faas.registry.access import platform_client
+    from faas.registry.store import Registry
+    from faas.settings import Settings
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings = Settings(redis_url=f"redis://127.0.0.1:{server.server_address[1]}/0")
+
+    async def ping() -> None:
+        client = platform_client(settings)
+        try:
+            await Registry(client).ping()
+        finally:
+            await client.aclose()
+
+    try:
+        with pytest.raises(RedisUnavailable, match="is not Redis"):
+            asyncio.run(ping())
+    finally:
+        server.shutdown()
+        server.server_close()
