@@ -1,4 +1,4 @@
-"""Scale benchmark (G1 of shared/targets.md): what registered but idle functions cost a gateway.
+"""Scale benchmark: what registered but idle functions cost a gateway.
 
 With 10, 500 and 2,000 functions registered (through the API, all on one shared image of
 `functions/noop`; only the first is ever called), in one run and one gateway:

@@ -22,6 +22,7 @@ LABEL_BASE_IMAGE = "faas.base-image"
 ROLE_FUNCTION = "function"
 ROLE_GENERIC = "generic"  # a pre-started runtime with no function yet (faas.function="")
 ROLE_TASK = "task"  # one run of a task image (`contract: task`), removed by its runner
+ROLE_CHECK = "check"  # `faas deploy` importing a new image's handler once, then removed
 POOLED_ROLES = (ROLE_FUNCTION, ROLE_GENERIC)  # containers a gateway owns (faas.gateway)
 ROLE_REDIS = "redis"
 

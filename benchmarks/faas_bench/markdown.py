@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shlex
 import time
+from pathlib import Path
 from typing import Any
 
 from faas_bench.analysis import comparisons, cost_view, evaluate, ms
@@ -21,6 +22,8 @@ from faas_bench.report import (
     where_lines_cross,
 )
 from faas_bench.results import BenchResult
+
+CHECKOUT = Path(__file__).resolve().parents[2]  # faas-bench is installed from a checkout
 
 
 def _md_table(rows: list[list[str]]) -> str:
@@ -171,12 +174,21 @@ def markdown(result: BenchResult, *, chart: str | None = "chart.svg") -> str:
         "## Reproduce",
         "",
         "```",
-        "faas deploy benchmarks/functions/noop",
+        f"faas deploy {function_folder(result.function)}",
         shlex.join(["faas", "bench", result.function, *_repro_args(o)]),
         "```",
         "",
     ]
     return "\n".join(parts)
+
+
+def function_folder(name: str) -> str:
+    """Where the benchmarked function's folder is in a checkout: the benchmark's own noop, an
+    example function, or (another function) the user's own folder of that name."""
+    for folder in (f"benchmarks/functions/{name}", f"functions/{name}"):
+        if (CHECKOUT / folder / "faas.yaml").is_file():
+            return folder
+    return shlex.quote(f"path/to/{name}")
 
 
 def _repro_args(o: dict[str, Any]) -> list[str]:

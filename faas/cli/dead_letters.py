@@ -6,7 +6,7 @@ import time
 
 import click
 
-from faas.cli.group import Context, cli, pass_ctx, table, to_json
+from faas.cli.group import Context, cli, output_option, pass_ctx, table, to_json
 from faas.errors import BadRequest
 
 
@@ -18,22 +18,33 @@ def dead_letters() -> None:
 @dead_letters.command("list")
 @click.option("--function", "function", metavar="NAME", help="Only this function's.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@output_option
 @pass_ctx
-def dead_letters_list(ctx: Context, function: str | None, limit: int) -> None:
-    """List dead letters, newest first."""
+def dead_letters_list(ctx: Context, function: str | None, limit: int, output: str) -> None:
+    """List dead letters, newest first; the error is the last column, whole (its first line:
+    a cut would break the JSON many errors quote)."""
     with ctx.client() as client:
         letters = client.dead_letters(function, limit)
+    if output == "json":
+        click.echo(to_json(letters))
+        return
     if not letters:
         click.echo("no dead letters")
         return
     rows = [["ID", "CALL", "FUNCTION", "REASON", "ATTEMPTS", "DEAD AT", "ERROR"]]
     for d in letters:
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(d["dead_at"]))
-        error = d["error"]["message"].splitlines()[0][:60] if d["error"]["message"] else ""
+        error = first_line(d["error"]["message"])
         rows.append(
             [d["id"], d["call_id"], d["function"], d["reason"], str(d["attempts"]), when, error]
         )
     table(rows)
+
+
+def first_line(message: str) -> str:
+    """The message's first line, whole: never cut inside a quoted JSON string."""
+    lines = message.strip().splitlines()
+    return lines[0] + (" (more: dead-letters show)" if len(lines) > 1 else "") if lines else ""
 
 
 @dead_letters.command("show")

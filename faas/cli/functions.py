@@ -10,10 +10,13 @@ from pathlib import Path
 
 import click
 
-from faas.cli.group import Context, cli, pass_ctx, table
+from faas.build.images import FUNCTION_REPOSITORY
+from faas.cli.build_log import BuildLog
+from faas.cli.group import Context, cli, output_option, pass_ctx, table, to_json
 from faas.cli.keys import api_summary
+from faas.cli.readiness import wait_until_servable
 from faas.client import error_from
-from faas.errors import BadRequest
+from faas.errors import BadRequest, FaasError
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
 
@@ -30,16 +33,27 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110's token
     type=click.Path(path_type=Path),
     help="An OpenFaaS stack file (stack.yml) to deploy.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Do not show build progress.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only the result (no progress line).")
+@click.option("-v", "--verbose", is_flag=True, help="Print the whole build log as it runs.")
+@click.option(
+    "--no-wait", is_flag=True, help="Return once registered, before a container is ready."
+)
 @pass_ctx
 def deploy(
-    ctx: Context, paths: tuple[Path, ...], stack_files: tuple[Path, ...], quiet: bool
+    ctx: Context,
+    paths: tuple[Path, ...],
+    stack_files: tuple[Path, ...],
+    quiet: bool,
+    verbose: bool,
+    no_wait: bool,
 ) -> None:
-    """Build each function folder's image (unchanged code is not rebuilt) and register it.
+    """Build each function folder's image (unchanged code is not rebuilt), import its handler
+    once, and register it. The build log is shown on failure, or as it runs with -v. Returns
+    once a warm or generic container can serve the first call, if the manifest allows one.
 
     A stack.yml (with -f, or a folder holding one) deploys OpenFaaS python3-http functions;
     a SAM template (template.yaml) deploys its AWS::Serverless::Function resources."""
-    from faas.build.folder import build_folder
+    from faas.build.folder import build_folder, read_folder
     from faas.cli.lambda_cli import deploy_template
     from faas.cli.stack_deploy import deploy_stack, stack_file_of
     from faas.engines.docker import DockerBackend
@@ -47,26 +61,45 @@ def deploy(
 
     if not paths and not stack_files:
         raise click.UsageError("give function folders, or -f stack.yml")
-    progress = (lambda line: None) if quiet else (lambda line: click.echo(f"  {line}"))
-    for stack_file in stack_files:
-        deploy_stack(ctx, stack_file, progress)
+    loud = verbose and not quiet
+    progress = (lambda line: click.echo(f"  {line}")) if loud else (lambda line: None)
+    templates: list[Path] = []
+    stacks = list(stack_files)
     folders: list[Path] = []
     for path in paths:
         if is_sam_template(path):  # before stack files: both are YAML files
-            deploy_template(ctx, path, quiet)
+            templates.append(path)
         elif (found := stack_file_of(path)) is not None:
-            deploy_stack(ctx, found, progress)
+            stacks.append(found)
         else:
+            read_folder(path)  # every manifest is checked before anything is built
             folders.append(path)
+    for stack_file in stacks:  # a stack file may name its own gateway
+        deploy_stack(ctx, stack_file, progress)
+    for template in templates:
+        deploy_template(ctx, template, not loud)
     if not folders:
         return
+    with ctx.client(timeout=5) as client:
+        client.health()  # before any build: a stopped gateway is said at once
     backend = DockerBackend()
+    log = BuildLog(verbose=loud)
     with ctx.client() as client:
         for path in folders:
-            click.echo(f"building {path}")
-            spec, built = build_folder(backend, path, ctx.settings, progress=progress)
+            if log.verbose:
+                click.echo(f"building {path}")
+            elif not quiet:
+                log.start(f"building {path}")
+            try:
+                spec, built = build_folder(backend, path, ctx.settings, progress=log)
+            except FaasError:
+                log.failed()
+                raise
+            log.done()
             record = client.register(spec.to_manifest(), built.tag, built.code_hash)
             verb = "deployed" if record.get("version", 1) == 1 else "updated"
+            if not no_wait:
+                wait_until_servable(client, spec.name)
             click.echo(f"{verb} {spec.name} ({built.tag}): {record['url']}")
             lagging = record.get("lagging_gateways")
             if lagging:
@@ -78,11 +111,15 @@ def deploy(
 
 
 @cli.command("list")
+@output_option
 @pass_ctx
-def list_(ctx: Context) -> None:
+def list_(ctx: Context, output: str) -> None:
     """List deployed functions with their containers and counters."""
     with ctx.client() as client:
         records = client.functions()
+    if output == "json":
+        click.echo(to_json(records))
+        return
     if not records:
         click.echo("no functions deployed (see `faas deploy`)")
         return
@@ -108,11 +145,15 @@ def list_(ctx: Context) -> None:
 
 @cli.command()
 @click.argument("name")
+@output_option
 @pass_ctx
-def describe(ctx: Context, name: str) -> None:
+def describe(ctx: Context, name: str, output: str) -> None:
     """Show one function: config, image, containers, counters."""
     with ctx.client() as client:
         r = client.function(name)
+    if output == "json":
+        click.echo(to_json(r))
+        return
     cfg = r["config"]
     click.echo(f"name:         {r['name']}")
     click.echo(f"url:          {r['url']}")
@@ -220,10 +261,18 @@ def invoke(
         for key, value in response.headers.items():
             click.echo(f"{key}: {value}", err=True)
         click.echo("", err=True)
-    sys.stdout.buffer.write(response.content)
-    sys.stdout.flush()
+    write_body(response.content)
     if response.status_code >= 400:
         sys.exit(1)
+
+
+def write_body(body: bytes) -> None:
+    """The body as it is; on a terminal, ended by a newline so the prompt starts on its own
+    line (as httpie does: piped or redirected output stays byte for byte the function's)."""
+    sys.stdout.buffer.write(body)
+    if body and not body.endswith(b"\n") and sys.stdout.isatty():
+        sys.stdout.buffer.write(b"\n")
+    sys.stdout.flush()
 
 
 def _invoke_async(
@@ -258,8 +307,7 @@ def _invoke_async(
             if result.get("body_encoding") == "base64"
             else encoded.encode()
         )
-        sys.stdout.buffer.write(raw)
-        sys.stdout.flush()
+        write_body(raw)
     if status != "succeeded":
         sys.exit(1)
 
@@ -291,10 +339,16 @@ def logs(ctx: Context, name: str, follow: bool, tail: int | None, before: str | 
 @click.argument("name")
 @pass_ctx
 def remove(ctx: Context, name: str) -> None:
-    """Unregister a function and remove its containers."""
+    """Unregister a function and remove its containers; its image stays until `faas prune`
+    (images are shared by functions of the same code, in any stack on this Docker)."""
     with ctx.client() as client:
+        image = str(client.function(name).get("image", ""))
         client.remove(name)
+        others = sorted(r["name"] for r in client.functions() if r.get("image") == image)
     click.echo(f"removed {name}")
+    if image.startswith(f"{FUNCTION_REPOSITORY}:"):
+        users = f"used by {', '.join(others)}" if others else "`faas prune` removes it"
+        click.echo(f"its image {image} is kept ({users})")
 
 
 # -- input -------------------------------------------------------------------------------------

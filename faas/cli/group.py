@@ -88,3 +88,13 @@ def table(rows: list[list[str]]) -> None:
 
 def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True)
+
+
+output_option = click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: the gateway's records as they are, for scripts.",
+)

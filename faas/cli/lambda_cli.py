@@ -21,6 +21,7 @@ from faas.errors import BadRequest
 
 def deploy_template(ctx: Context, path: Path, quiet: bool) -> None:
     """Build and register every AWS::Serverless::Function; print what was skipped."""
+    from faas.build.handler_check import check_handler
     from faas.build.images import build_function_image
     from faas.engines.docker import DockerBackend
     from faas.manifest.sam import load_template
@@ -39,6 +40,7 @@ def deploy_template(ctx: Context, path: Path, quiet: bool) -> None:
                 ca_bundle=ctx.settings.build_ca_bundle,
                 progress=(lambda line: None) if quiet else (lambda line: click.echo(f"  {line}")),
             )
+            check_handler(backend, built.tag, spec)  # a handler that cannot load fails here
             record = client.register(spec.to_manifest(), built.tag, built.code_hash)
             verb = "deployed" if record.get("version", 1) == 1 else "updated"
             click.echo(f"{verb} {spec.name} ({built.tag}): {record['url']}")

@@ -11,7 +11,15 @@ import sys
 import click
 
 import faas.cli.dev  # noqa: F401  (registers `faas dev`)
-from faas.cli import dead_letters, functions, keys, lambda_cli, platform, secret  # noqa: F401  (register commands)
+from faas.cli import (  # noqa: F401  (register commands)
+    dead_letters,
+    functions,
+    keys,
+    lambda_cli,
+    platform,
+    prune,
+    secret,
+)
 from faas.cli.group import cli
 from faas.errors import FaasError
 

@@ -3,13 +3,14 @@ its credentials and its base image."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
 import click
 
 from faas.cli.functions import deploy
-from faas.cli.group import Context, cli, pass_ctx
+from faas.cli.group import Context, cli, output_option, pass_ctx, to_json
 from faas.errors import BadRequest
 
 # -- stack ---------------------------------------------------------------------------------------
@@ -19,14 +20,30 @@ from faas.errors import BadRequest
 @click.option("--workers", default=0, show_default=True, help="Extra gateways (queue consumers).")
 @pass_ctx
 def up(ctx: Context, workers: int) -> None:
-    """Start the local stack (Redis and the gateway) in the background."""
-    from faas.stack.local import Stack
-
+    """Start the local stack (Redis and the gateway) in the background; first, the base image
+    is pulled, or built when it is faas-python:bookworm (see `faas images bootstrap`)."""
     if not 0 <= workers <= 16:
         raise BadRequest(f"--workers must be from 0 to 16, got {workers}")
-    status = Stack(ctx.settings, echo=click.echo).up(workers)
+    start_stack(ctx, workers)
+
+
+def start_stack(ctx: Context, workers: int = 0, rerun: str = "faas up") -> bool:
+    """`faas up`; True when it started the gateway (False: it was running already)."""
+    from faas.stack.local import Stack
+
+    stack = Stack(ctx.settings, echo=click.echo)
+    was_running = stack.status().gateway_ok
+    status = stack.up(workers, rerun=rerun)
     click.echo(f"gateway  {status.gateway_url}  (log: {status.log})")
     click.echo(f"redis    {status.redis_url}  ({status.redis_how})")
+    changed = stack.settings_changed() if was_running else []
+    if changed:
+        click.echo(
+            f"warning: the running gateway started with other settings ({', '.join(changed)} "
+            "changed since): they apply once it restarts: faas down && faas up",
+            err=True,
+        )
+    return not was_running
 
 
 @cli.command()
@@ -40,12 +57,16 @@ def down(ctx: Context) -> None:
 
 
 @cli.command()
+@output_option
 @pass_ctx
-def status(ctx: Context) -> None:
-    """Show whether Redis and the gateway are running."""
+def status(ctx: Context, output: str) -> None:
+    """Show whether Redis and the gateway are running (exit 1 when the gateway is not)."""
     from faas.stack.local import Stack
 
     s = Stack(ctx.settings, echo=click.echo).status()
+    if output == "json":
+        click.echo(to_json({**dataclasses.asdict(s), "log": str(s.log)}))
+        sys.exit(0 if s.gateway_ok else 1)
     ok = {True: "up", False: "down"}
     click.echo(
         f"gateway  {ok[s.gateway_ok]:5} {s.gateway_url}  "
@@ -74,9 +95,18 @@ def demo(click_ctx: click.Context, folder: Path | None) -> None:
     missing = [str(p) for p in paths if not (p / "faas.yaml").is_file()]
     if missing:
         raise BadRequest(f"--functions: no function folder at {', '.join(missing)}")
-    click_ctx.invoke(up)
-    click_ctx.invoke(deploy, paths=tuple(paths), quiet=True)
-    url = click_ctx.find_object(Context).settings.gateway_url.rstrip("/")  # type: ignore[union-attr]
+    ctx = click_ctx.find_object(Context)
+    assert ctx is not None
+    started = start_stack(ctx, rerun="faas demo")
+    try:
+        click_ctx.invoke(deploy, paths=tuple(paths), quiet=True)
+    except BaseException:
+        if started:  # a first run that fails leaves nothing running
+            from faas.stack.local import Stack
+
+            Stack(ctx.settings, echo=click.echo).down()
+        raise
+    url = ctx.settings.gateway_url.rstrip("/")
     click.echo("")
     click.echo(f"vote:    {url}/function/vote")
     click.echo(f"results: {url}/function/result")

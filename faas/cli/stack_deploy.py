@@ -30,6 +30,7 @@ def stack_file_of(path: Path) -> Path | None:
 
 
 def deploy_stack(ctx: Context, path: Path, progress: Callable[[str], None]) -> None:
+    from faas.build.handler_check import check_handler
     from faas.build.images import build_function_image
     from faas.build.user_image import build_user_image
     from faas.engines.docker import DockerBackend
@@ -60,6 +61,7 @@ def deploy_stack(ctx: Context, path: Path, progress: Callable[[str], None]) -> N
                     ca_bundle=settings.build_ca_bundle,
                     progress=progress,
                 )
+                check_handler(backend, built.tag, spec)  # a handler that cannot load fails here
             record = client.register(spec.to_manifest(), built.tag, built.code_hash)
             verb = "deployed" if record.get("version", 1) == 1 else "updated"
             click.echo(f"{verb} {spec.name} ({built.tag}): {record['url']}")

@@ -27,7 +27,16 @@ from faas.pool.generic import GenericPool
 from faas.pool.instances import Instances
 from faas.pool.lifecycle import Lifecycle
 from faas.pool.metrics import Metrics
-from faas.pool.policy import Create, FunctionPool, Instance, Reuse, StartKind, State, Wait
+from faas.pool.policy import (
+    Create,
+    Evict,
+    FunctionPool,
+    Instance,
+    Reuse,
+    StartKind,
+    State,
+    Wait,
+)
 from faas.pool.recent import RecentSyncCalls
 from faas.pool.tasks import TaskRunner
 from faas.pool.trace import CallTrace
@@ -238,6 +247,9 @@ class Invoker:
                     trace.attempt(StartKind.COLD)  # attributed even if the start fails
                 instances.make_room(pool)
                 return await instances.start(pool, trace)
+            if isinstance(decision, Evict):  # forced cold at scale.max: an idle one makes room
+                instances.discard(pool, decision.instance)
+                continue
             assert isinstance(decision, Wait)
             waited += await self._wait(pool, deadline - loop.time())
 

@@ -81,7 +81,15 @@ class Wait:
     """At scale.max with every container busy: wait for a release."""
 
 
-Decision = Reuse | Create | Wait
+@dataclass(frozen=True)
+class Evict:
+    """A forced cold start at scale.max: remove this idle container, then start a new one
+    (waiting for a busy one to free up would not give the caller the cold start it asked)."""
+
+    instance: Instance
+
+
+Decision = Reuse | Create | Wait | Evict
 
 
 class FunctionPool:
@@ -132,6 +140,10 @@ class FunctionPool:
                 return Reuse(paused, StartKind.PAUSED)
         if self.live_count() < self.spec.scale.max:
             return Create()
+        if force_cold:
+            idle = [i for i in self.instances if i.idle]
+            if idle:
+                return Evict(min(idle, key=lambda i: i.last_used))
         return Wait()
 
     def live_count(self) -> int:

@@ -35,6 +35,11 @@ async def translated(action: str) -> AsyncIterator[None]:
         raise RedisUnavailable(
             f"Redis does not answer ({action}): start it (`faas up`) or check FAAS_REDIS_URL"
         ) from exc
+    except redis.exceptions.InvalidResponse as exc:  # e.g. an HTTP server on Redis's port
+        raise RedisUnavailable(
+            f"what answers at FAAS_REDIS_URL is not Redis ({action}: {exc}): "
+            "point FAAS_REDIS_URL at Redis, or free its port"
+        ) from exc
     except redis.exceptions.ResponseError as exc:
         if str(exc).startswith("OOM"):  # maxmemory with noeviction: writes wait for room
             raise RedisUnavailable(

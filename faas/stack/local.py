@@ -31,6 +31,8 @@ from faas.identity import read_stack_id, write_stack_id
 from faas.registry.access import masked, platform_client
 from faas.registry.store import Registry
 from faas.settings import Settings
+from faas.stack import drift
+from faas.stack.base_image import ensure_base_image
 from faas.stack.redis_server import (
     REDIS_IMAGE,
     UNPRIVILEGED_USER,
@@ -68,6 +70,7 @@ class Stack:
         self.echo = echo
         self.home = settings.home
         self.backend = DockerBackend()
+        self._started: list[Path] = []  # pid files of the gateways this object started
 
     # -- paths ----------------------------------------------------------------------------
 
@@ -95,18 +98,31 @@ class Stack:
 
     # -- up -------------------------------------------------------------------------------
 
-    def up(self, workers: int = 0) -> StackStatus:
-        """Start what is not running; `workers` extra gateways add queue consumers."""
+    def up(self, workers: int = 0, rerun: str = "faas up") -> StackStatus:
+        """Start what is not running; `workers` extra gateways add queue consumers. Nothing
+        starts without the base image; what this call started is stopped if it fails."""
         self.home.mkdir(parents=True, exist_ok=True)
+        self.backend.ping()
+        ensure_base_image(self.backend, self.settings.base_image, self.echo, rerun)
         if self.settings.auth:  # before any gateway starts: they and the CLI read the same file
             credentials.ensure(self.settings)
         secret_box.ensure_key(self.settings)  # likewise: every gateway seals with this key
-        self.backend.ping()
         bridge_ip = self.backend.ensure_network(self.settings.function_network)
-        redis_url = self._start_redis(bridge_ip)
-        for index in range(workers + 1):
-            self._start_gateway(redis_url, bridge_ip, index)
+        redis_was_up = _redis_answers(self.settings)
+        try:
+            redis_url = self._start_redis(bridge_ip)
+            for index in range(workers + 1):
+                self._start_gateway(redis_url, bridge_ip, index)
+        except BaseException:
+            self._stop_gateways(started_here=True)
+            if self.embedded_redis and not redis_was_up:
+                self._stop_redis()
+            raise
         return self.status()
+
+    def settings_changed(self) -> list[str]:
+        """FAAS_* settings that differ from those the running gateway started with."""
+        return drift.changed(self.home, self.env)
 
     def _start_redis(self, bridge_ip: str) -> str:
         url = self.settings.redis_url
@@ -168,6 +184,9 @@ class Stack:
         if _read_pid(pidfile) is not None and _gateway_answers(url, self.settings):
             self.echo(f"gateway already running at {url}")
             return
+        if index == 0:
+            drift.record(self.home, self.env)
+        self._started.append(pidfile)
         redis_port = urlsplit(redis_url).port or 6379
         env = dict(self.env)
         env.update(
@@ -196,12 +215,12 @@ class Stack:
             )
         pidfile.write_text(str(process.pid))
 
-        def ready() -> bool:
-            return process.poll() is None and _gateway_answers(url, self.settings)
+        def settled() -> bool:  # healthy, or exited (a port in use): no need to wait on
+            return process.poll() is not None or _gateway_answers(url, self.settings)
 
-        if not _wait(ready, START_TIMEOUT):
+        if not _wait(settled, START_TIMEOUT) or process.poll() is not None:
             tail = logfile.read_text(errors="replace").splitlines()[-15:]
-            self._stop_gateways()
+            self._stop_gateways(started_here=True)
             raise StackError(f"the gateway did not become healthy at {url}:\n" + "\n".join(tail))
 
     def _gateway_files(self, index: int) -> tuple[Path, Path]:
@@ -222,8 +241,9 @@ class Stack:
         if self.embedded_redis:
             self._stop_redis()
 
-    def _stop_gateways(self) -> None:
-        for pidfile in [self.gateway_pidfile, *sorted(self.home.glob("gateway-*.pid"))]:
+    def _stop_gateways(self, started_here: bool = False) -> None:
+        every = [self.gateway_pidfile, *sorted(self.home.glob("gateway-*.pid"))]
+        for pidfile in self._started if started_here else every:
             pid = _read_pid(pidfile)
             if pid is not None:
                 self.echo(f"stopping the gateway (pid {pid}); it removes its containers")

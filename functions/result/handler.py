@@ -12,7 +12,6 @@ OPTION_A / OPTION_B rename the two options (default Cats and Dogs), as in the or
 
 import html
 import os
-import socket
 
 import redis
 
@@ -111,18 +110,36 @@ def _page_response(context):
         counts = tally()
     except Unavailable as exc:
         status, error, counts = 503, f"{exc}. Retrying...", None
-    start = "cold start" if getattr(context, "cold", False) else "warm"
-    page = render_page(
-        options(),
-        counts,
-        error=error,
-        served_by=f"container {socket.gethostname()} · {start}",
-    )
+    # How this page was served, never by which container: its id is nobody's business.
+    served_by = "served by a cold start" if getattr(context, "cold", False) else "served warm"
+    page = render_page(options(), counts, error=error, served_by=served_by)
     headers = {**_no_store(), "Content-Type": "text/html; charset=utf-8"}
     return {"statusCode": status, "headers": headers, "body": page}
 
 
-ICONS = {"cats": "🐱", "dogs": "🐶"}
+# Inline SVG, not emoji: an emoji needs a colour-emoji font, which many systems lack (Debian's
+# Chromium without fonts-noto-color-emoji draws an empty box). Stroked in the text colour.
+_SVG = (
+    '<svg viewBox="0 0 48 48" width="48" height="48" fill="none" stroke="currentColor" '
+    'stroke-width="2.5" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" '
+    'focusable="false">{}</svg>'
+)
+ICONS = {
+    "cats": _SVG.format(
+        '<path d="M10 20V7l9 8h10l9-8v13"/><path d="M10 20c0 11 6 19 14 19s14-8 14-19"/>'
+        '<circle cx="18" cy="24" r="1.6" fill="currentColor"/>'
+        '<circle cx="30" cy="24" r="1.6" fill="currentColor"/>'
+        '<path d="M22 30h4l-2 2.5z"/><path d="M4 27l9 1M4 33l9-2M44 27l-9 1M44 33l-9-2"/>'
+    ),
+    "dogs": _SVG.format(
+        '<path d="M14 12c-6 0-9 6-9 13 0 4 3 5 6 3l3-6"/>'
+        '<path d="M34 12c6 0 9 6 9 13 0 4-3 5-6 3l-3-6"/>'
+        '<path d="M14 12h20c2 9 3 14 3 18 0 6-6 10-13 10s-13-4-13-10c0-4 1-9 3-18z"/>'
+        '<circle cx="19" cy="23" r="1.6" fill="currentColor"/>'
+        '<circle cx="29" cy="23" r="1.6" fill="currentColor"/>'
+        '<path d="M21 31h6l-3 3z"/><path d="M24 34v2"/>'
+    ),
+}
 
 CSS = """
 :root{--a:#1d4ed8;--b:#c2410c;--bg:#f3f4f6;--card:#fff;--text:#1f2328;--muted:#59636e;
@@ -145,12 +162,16 @@ align-items:center;gap:.5rem 1rem;color:var(--muted);font-size:.875rem}
 .foot a{color:var(--text);font-weight:600;font-size:1rem;padding:.5rem 0;text-underline-offset:3px}
 a:focus-visible,button:focus-visible{outline:3px solid var(--text);outline-offset:3px}
 @media (prefers-reduced-motion:reduce){*{transition:none!important}}
+@media (max-width:40rem){body{align-items:flex-start;padding:.75rem}
+main{border-radius:.75rem}}
 """
 
 RESULT_CSS = """
 .sides{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
 .side{text-align:center;padding:1rem .5rem;border-radius:.75rem;border:1px solid var(--line)}
-.side .icon{font-size:2.25rem;line-height:1}
+.side .icon{display:flex;justify-content:center}
+.side .icon svg{width:2.75rem;height:2.75rem}
+.side.a .icon{color:var(--a)}.side.b .icon{color:var(--b)}
 .side .label{font-weight:700;font-size:1.125rem}
 .side.a .label{color:var(--a)}.side.b .label{color:var(--b)}
 @media (prefers-color-scheme:dark){.side.a .label,.side.b .label{color:inherit}}
@@ -237,7 +258,7 @@ def render_page(labels, counts, *, error="", served_by=""):
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(title)}: results</title>
+<title>{e(title)}</title>
 <link rel="icon" href="data:,">
 <style>{CSS}{RESULT_CSS}</style>
 </head>

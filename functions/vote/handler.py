@@ -22,7 +22,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import time
 from urllib.parse import parse_qs
 
@@ -226,11 +225,33 @@ def _page_response(status, context, voter_id, *, ballot=None, picked=None, notic
 
 
 def _served_by(context):
-    start = "cold start" if getattr(context, "cold", False) else "warm"
-    return f"container {socket.gethostname()} · {start}"
+    # How this page was served, never by which container: its id is nobody's business.
+    return "served by a cold start" if getattr(context, "cold", False) else "served warm"
 
 
-ICONS = {"cats": "🐱", "dogs": "🐶"}
+# Inline SVG, not emoji: an emoji needs a colour-emoji font, which many systems lack (Debian's
+# Chromium without fonts-noto-color-emoji draws an empty box). Stroked in the text colour.
+_SVG = (
+    '<svg viewBox="0 0 48 48" width="48" height="48" fill="none" stroke="currentColor" '
+    'stroke-width="2.5" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" '
+    'focusable="false">{}</svg>'
+)
+ICONS = {
+    "cats": _SVG.format(
+        '<path d="M10 20V7l9 8h10l9-8v13"/><path d="M10 20c0 11 6 19 14 19s14-8 14-19"/>'
+        '<circle cx="18" cy="24" r="1.6" fill="currentColor"/>'
+        '<circle cx="30" cy="24" r="1.6" fill="currentColor"/>'
+        '<path d="M22 30h4l-2 2.5z"/><path d="M4 27l9 1M4 33l9-2M44 27l-9 1M44 33l-9-2"/>'
+    ),
+    "dogs": _SVG.format(
+        '<path d="M14 12c-6 0-9 6-9 13 0 4 3 5 6 3l3-6"/>'
+        '<path d="M34 12c6 0 9 6 9 13 0 4-3 5-6 3l-3-6"/>'
+        '<path d="M14 12h20c2 9 3 14 3 18 0 6-6 10-13 10s-13-4-13-10c0-4 1-9 3-18z"/>'
+        '<circle cx="19" cy="23" r="1.6" fill="currentColor"/>'
+        '<circle cx="29" cy="23" r="1.6" fill="currentColor"/>'
+        '<path d="M21 31h6l-3 3z"/><path d="M24 34v2"/>'
+    ),
+}
 
 CSS = """
 :root{--a:#1d4ed8;--b:#c2410c;--bg:#f3f4f6;--card:#fff;--text:#1f2328;--muted:#59636e;
@@ -253,6 +274,8 @@ align-items:center;gap:.5rem 1rem;color:var(--muted);font-size:.875rem}
 .foot a{color:var(--text);font-weight:600;font-size:1rem;padding:.5rem 0;text-underline-offset:3px}
 a:focus-visible,button:focus-visible{outline:3px solid var(--text);outline-offset:3px}
 @media (prefers-reduced-motion:reduce){*{transition:none!important}}
+@media (max-width:40rem){body{align-items:flex-start;padding:.75rem}
+main{border-radius:.75rem}}
 """
 
 VOTE_CSS = """
@@ -265,7 +288,7 @@ transition:transform .1s,box-shadow .15s,filter .15s}
 .choice.a{background:var(--a)}.choice.b{background:var(--b)}
 .choice:hover{filter:brightness(1.1)}.choice:active{transform:scale(.97)}
 .choice:disabled{cursor:progress;filter:saturate(.6)}
-.choice .icon{font-size:2.5rem;line-height:1}
+.choice .icon svg{display:block;width:3rem;height:3rem}
 .choice .mark{font-size:.8rem;font-weight:600;visibility:hidden}
 .choice[aria-pressed=true] .mark{visibility:visible}
 .choice.a[aria-pressed=true]{box-shadow:0 0 0 3px var(--card),0 0 0 6px var(--a)}
@@ -337,13 +360,13 @@ def render_page(labels, *, ballot, picked=None, notice="", is_error=False, serve
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(title)}: vote</title>
+<title>{e(title)}</title>
 <link rel="icon" href="data:,">
 <style>{CSS}{VOTE_CSS}</style>
 </head>
 <body>
 <main>
-<h1>{e(title)}!</h1>
+<h1>{e(title)}</h1>
 <p class="lead">Pick one. You can change your mind: only your latest vote counts.</p>
 <form id="ballot-form" method="post">
 <input type="hidden" name="ballot" value="{e(ballot)}">

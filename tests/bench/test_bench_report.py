@@ -341,6 +341,18 @@ def test_markdown_report_has_every_section() -> None:
     assert "| met |" in text
 
 
+def test_reproduce_deploys_the_function_that_was_benchmarked() -> None:
+    result = make_result()
+    for function, folder in (
+        ("noop", "benchmarks/functions/noop"),
+        ("hello", "functions/hello"),
+        ("mine", "path/to/mine"),
+    ):
+        result.function = function
+        reproduce = markdown.markdown(result, chart="c.svg").split("## Reproduce")[1]
+        assert f"faas deploy {folder}\nfaas bench {function} " in reproduce
+
+
 def test_latency_rows_mark_unavailable_series() -> None:
     result = make_result()
     result.series["prewarm"].unavailable = "this gateway has no pool control"

@@ -120,6 +120,8 @@ def test_vote_in_a_browser_and_see_it_counted(stack: Stack) -> None:
                 page.goto(f"{stack.url}/function/vote")
                 expect(page.locator("button.choice.a")).to_contain_text("Cats")
                 expect(page.locator("button.choice.b")).to_contain_text("Dogs")
+                expect(page.locator("button.choice.a svg")).to_be_visible()  # no emoji font
+                assert page.title() == "Cats vs Dogs"
                 assert page.evaluate("document.documentElement.scrollWidth") <= width
                 page.close()
             page = browser.new_page()
@@ -129,6 +131,7 @@ def test_vote_in_a_browser_and_see_it_counted(stack: Stack) -> None:
             page.locator("#results-link").click()
             expect(page.locator("#count-a")).to_have_text("1", timeout=15_000)
             expect(page.locator("#count-b")).to_have_text("0")
+            assert page.title() == "Cats vs Dogs"  # one title for both pages
             page.screenshot(path=str(stack.home / "results.png"))
         finally:
             browser.close()

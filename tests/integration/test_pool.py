@@ -157,6 +157,24 @@ def test_forced_cold_starts_a_new_container(gateway: Gateway, register: Any) -> 
     assert gateway.http.post("/function/tricks", headers={"X-Faas-Force": "hot"}).status_code == 400
 
 
+def test_forced_cold_at_scale_max_replaces_an_idle_or_paused_container_at_once(
+    make_gateway: Callable[..., Gateway], register: Any
+) -> None:
+    gateway = make_gateway(FAAS_PAUSE_AFTER="300ms", FAAS_GENERIC_POOL="0")
+    register(gateway, TRICKS, scale={"min": 0, "max": 1})
+    assert start_kind(gateway.http.post("/function/tricks")) == "cold"
+    (first,) = containers_of("tricks")
+    wait_until(lambda: describe(gateway, "tricks")["containers"]["paused"] == 1, 10, 0.05)
+    began = time.monotonic()
+    forced = gateway.http.post("/function/tricks", headers={"X-Faas-Force": "cold"})
+    assert start_kind(forced) == "cold"
+    assert time.monotonic() - began < 5  # not FAAS_QUEUE_TIMEOUT (10 s), then 429
+    again = gateway.http.post("/function/tricks", headers={"X-Faas-Force": "cold"})
+    assert start_kind(again) == "cold"  # the idle (running) one is replaced as well
+    # the replaced ones are removed: one container (scale.max), not the first
+    wait_until(lambda: [c.id != first.id for c in containers_of("tricks")] == [True], 10)
+
+
 def test_memory_budget_evicts_the_least_recently_used_idle_container(
     make_gateway: Callable[..., Gateway], register: Any
 ) -> None:

@@ -283,6 +283,10 @@ def test_cli_async_wait_and_dead_letters(
     letter_id, dead_call = listed.stdout.splitlines()[1].split()[:2]
     shown = faas("dead-letters", "show", letter_id, env=env)
     assert shown.returncode == 0 and '"reason": "max_attempts"' in shown.stdout
+    whole = json.loads(shown.stdout)["error"]["message"].strip().splitlines()[0]
+    assert listed.stdout.splitlines()[1].rstrip().endswith(whole.rstrip())  # never cut
+    as_json = faas("dead-letters", "list", "-o", "json", env=env)
+    assert json.loads(as_json.stdout)[0]["id"] == letter_id
     redriven = faas("dead-letters", "redrive", letter_id, env=env)
     assert redriven.returncode == 0, redriven.stderr
     assert dead_call in redriven.stdout

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from faas.manifest.spec import parse_manifest
-from faas.pool.policy import Create, FunctionPool, Reuse, StartKind, State, Wait
+from faas.pool.policy import Create, Evict, FunctionPool, Reuse, StartKind, State, Wait
 
 
 def pool(**manifest: object) -> FunctionPool:
@@ -49,10 +49,16 @@ def test_creating_containers_count_against_scale_max() -> None:
 
 def test_forced_cold_ignores_idle_containers_but_not_the_limit() -> None:
     p = pool(scale={"max": 2})
-    started(p, 0.0)
+    older = started(p, 0.0)
     assert isinstance(p.decide(force_cold=True), Create)
-    started(p, 0.0)
-    assert isinstance(p.decide(force_cold=True), Wait)
+    newer = started(p, 1.0)
+    p.pause(newer)
+    # At scale.max, an idle (or paused) container makes room: the least recently used one.
+    assert p.decide(force_cold=True) == Evict(older)
+    p.acquire(older)
+    assert p.decide(force_cold=True) == Evict(newer)
+    p.acquire(newer)
+    assert isinstance(p.decide(force_cold=True), Wait)  # every one busy: wait as any call
 
 
 def test_prewarmed_container_first_call_is_prewarm_then_warm() -> None:

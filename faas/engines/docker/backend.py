@@ -185,6 +185,34 @@ class DockerBackend:
             raise BuildError(f"importing {tarball} as {repository}:{tag} produced no image")
         return image
 
+    def pull_image(self, ref: str, progress: Callable[[str], None]) -> None:
+        """Pull `ref` from its registry, passing status lines to `progress`; a registry that
+        cannot be reached, or has no such image, is a DockerError saying so."""
+        repository, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "")
+        with _translated(f"pull {ref}"):
+            for chunk in self._api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+                if "error" in chunk:
+                    raise DockerError(f"Docker could not pull {ref}: {chunk['error']}")
+                status = chunk.get("status")
+                if status and not chunk.get("progressDetail"):
+                    progress(f"{chunk.get('id', '')} {status}".strip())
+
+    def list_images(self, repository: str) -> list[tuple[str, str, int]]:
+        """(repository:tag, image id, size in bytes) of every tagged image of `repository`."""
+        with _translated(f"list the images of {repository}"):
+            found = self._api.images(name=repository)
+        return [
+            (tag, str(image["Id"]), int(image.get("Size") or 0))
+            for image in found
+            for tag in image.get("RepoTags") or []
+            if tag.rpartition(":")[0] == repository
+        ]
+
+    def images_in_use(self) -> set[str]:
+        """Ids of the images any container (running or not, faas's or not) was created from."""
+        with _translated("list containers"):
+            return {str(c["ImageID"]) for c in self._api.containers(all=True)}
+
     def remove_image(self, ref: str) -> None:
         with contextlib.suppress(ImageMissing), _translated(f"remove image {ref}"):
             self._api.remove_image(ref, force=True)
