@@ -10,6 +10,9 @@ import sys
 
 import click
 
+import faas.cli.local_run  # registers `faas run`
+import faas.cli.new  # registers `faas new`
+import faas.cli.node_images  # noqa: F401  (registers `faas images bootstrap-node`)
 from faas.cli import dead_letters, functions, keys, lambda_cli, platform, secret  # noqa: F401  (register commands)
 from faas.cli.group import cli
 from faas.errors import FaasError
