@@ -352,7 +352,8 @@ function createServer(options) {
     calls: 0,
     maxBody: options.maxBody,
   };
-  const server = http.createServer((req, res) => {
+  // The gateway sends no Host header (it is hop-by-hop here); Node.js 20+ would refuse that.
+  const server = http.createServer({ requireHostHeader: false }, (req, res) => {
     serveRequest(state, req, res).catch((error) => {
       console.error(error && error.stack ? error.stack : String(error));
       send(res, errorResponse(500, 'internal', 'the runtime failed to answer'), req.method);
