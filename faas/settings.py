@@ -19,6 +19,7 @@ from faas.units import parse_duration, parse_size
 T = TypeVar("T")
 
 DEFAULT_BASE_IMAGE = "python:3.12-slim"
+DEFAULT_NODE_BASE_IMAGE = "node:18-bookworm-slim"  # `lang: node`; offline: faas-node:bookworm
 DEFAULT_REDIS_PORT = 16379  # the embedded Redis; off 6379 so a user's own Redis is left alone
 
 
@@ -53,6 +54,9 @@ class Settings:
     )
     home: Path = field(default_factory=_default_home, metadata={"env": "FAAS_HOME"})
     base_image: str = field(default=DEFAULT_BASE_IMAGE, metadata={"env": "FAAS_BASE_IMAGE"})
+    node_base_image: str = field(
+        default=DEFAULT_NODE_BASE_IMAGE, metadata={"env": "FAAS_NODE_BASE_IMAGE"}
+    )
     transport: str = field(default="unix", metadata={"env": "FAAS_TRANSPORT"})
     socket_dir: Path | None = field(default=None, metadata={"env": "FAAS_SOCKET_DIR"})
     max_body: int = field(default=6 * 1024 * 1024, metadata={"env": "FAAS_MAX_BODY"})

@@ -32,6 +32,7 @@ from faas.errors import FaasError
 from faas.manifest.spec import load_manifest
 from faas.settings import DEFAULT_BASE_IMAGE, Settings
 from tests.integration.image_fixtures import user_image  # noqa: F401  (a fixture: images users bring)
+from tests.integration.node_fixtures import deploy_folder, node_base_image, node_settings  # noqa: F401
 
 CI = os.environ.get("CI") == "true"
 FIXTURES = Path(__file__).parent / "fixtures" / "functions"

@@ -27,6 +27,15 @@ DEFAULT_TAG = "faas-python:bookworm"
 # python3-minimal alone lacks most of the standard library (no http.server).
 PACKAGES = ("python3", "python3-pip", "python3-venv", "ca-certificates")
 
+# `lang: node` functions (FAAS_NODE_BASE_IMAGE): Debian's nodejs, nothing from npm.
+NODE_TAG = "faas-node:bookworm"
+NODE_PACKAGES = ("nodejs", "ca-certificates")
+NODE_CHANGES = [
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "ENV LANG=C.UTF-8",
+    'CMD ["node"]',
+]
+
 IMAGE_CHANGES = [
     "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "ENV LANG=C.UTF-8",
@@ -63,12 +72,17 @@ def split_ref(ref: str) -> tuple[str, str]:
     return repository, tag
 
 
-def mmdebstrap_command(suite: str, target: Path, executable: str = "mmdebstrap") -> list[str]:
+def mmdebstrap_command(
+    suite: str,
+    target: Path,
+    executable: str = "mmdebstrap",
+    packages: tuple[str, ...] = PACKAGES,
+) -> list[str]:
     """The mmdebstrap invocation that writes the root filesystem of `suite` to `target`."""
     return [
         executable,
         "--variant=apt",
-        "--include=" + ",".join(PACKAGES),
+        "--include=" + ",".join(packages),
         suite,
         str(target),
     ]
@@ -81,8 +95,11 @@ def bootstrap_base_image(
     suite: str = "bookworm",
     force: bool = False,
     progress: Callable[[str], None] = lambda line: None,
+    packages: tuple[str, ...] = PACKAGES,
+    changes: tuple[str, ...] | list[str] = tuple(IMAGE_CHANGES),
 ) -> str:
-    """Build (or reuse, unless force) the base image; return its tag."""
+    """Build (or reuse, unless force) the base image; return its tag. `packages` and `changes`
+    default to the Python image's (NODE_PACKAGES and NODE_CHANGES make the Node.js one)."""
     if not force and backend.image_exists(tag):
         progress(f"{tag} already exists; reusing it (force to rebuild)")
         return tag
@@ -92,13 +109,13 @@ def bootstrap_base_image(
     repository, image_tag = split_ref(tag)
     with tempfile.TemporaryDirectory(prefix="faas-bootstrap-") as tmp:
         tarball = Path(tmp) / "rootfs.tar"
-        command = mmdebstrap_command(suite, tarball, executable)
+        command = mmdebstrap_command(suite, tarball, executable, packages)
         progress(f"building a Debian {suite} root filesystem with mmdebstrap")
         _run_streaming(command, progress)
         if not tarball.is_file():
             raise BuildError(f"mmdebstrap exited 0 but wrote no {tarball.name}")
         progress(f"importing the root filesystem as {repository}:{image_tag}")
-        image_id = backend.import_image(tarball, repository, image_tag, list(IMAGE_CHANGES))
+        image_id = backend.import_image(tarball, repository, image_tag, list(changes))
     progress(f"built {repository}:{image_tag} ({image_id})")
     return f"{repository}:{image_tag}"
 

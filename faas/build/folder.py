@@ -11,8 +11,10 @@ from typing import Protocol
 
 from faas.build.handler_check import CheckBackend, check_handler
 from faas.build.images import BuiltImage, build_function_image
+from faas.build.node_image import build_node_image
 from faas.build.user_image import UserImageBuilder, build_user_image
 from faas.errors import ManifestError
+from faas.manifest.openfaas import NODE
 from faas.manifest.spec import MANIFEST_FILE, FunctionSpec, load_manifest
 from faas.settings import Settings
 
@@ -44,6 +46,10 @@ def build_folder(
     spec = read_folder(folder)
     if not spec.on_runtime:  # an image function: its own Dockerfile, or `image:`
         return spec, build_user_image(backend, folder, spec, progress)
+    if spec.lang == NODE:
+        base = settings.node_base_image
+        built = build_node_image(backend, folder, spec.name, base_image=base, progress=progress)
+        return spec, built
     built = build_function_image(
         backend,
         folder,

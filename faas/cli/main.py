@@ -10,7 +10,10 @@ import sys
 
 import click
 
-import faas.cli.dev  # noqa: F401  (registers `faas dev`)
+import faas.cli.dev  # registers `faas dev`
+import faas.cli.local_run  # registers `faas run`
+import faas.cli.new  # registers `faas new`
+import faas.cli.node_images  # noqa: F401  (registers `faas images bootstrap-node`)
 from faas.cli import (  # noqa: F401  (register commands)
     dead_letters,
     functions,

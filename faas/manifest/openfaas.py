@@ -16,7 +16,8 @@ from faas.errors import ManifestError
 DEFAULT_LANG = "python"  # faas's own `handle(event, context)` contract
 PYTHON3_HTTP = "python3-http"  # OpenFaaS's template, run by faas's runtime through an adapter
 IMAGE = "image"  # read from records made before such images became `contract: http`
-LANGS = (DEFAULT_LANG, PYTHON3_HTTP, IMAGE)
+NODE = "node"  # faas's `handle(event, context)` contract in Node.js (faas/runtime_node)
+LANGS = (DEFAULT_LANG, PYTHON3_HTTP, IMAGE, NODE)
 # What the OpenFaaS template names map to here (python3-http-debian differs only in its base).
 STACK_LANGS = {"python3-http": PYTHON3_HTTP, "python3-http-debian": PYTHON3_HTTP}
 

@@ -23,7 +23,7 @@ from faas.manifest.images import (
     parse_image_fields,
 )
 from faas.manifest.lambda_options import LambdaOptions, parse_lambda_options
-from faas.manifest.openfaas import DEFAULT_LANG, parse_lang, parse_metadata
+from faas.manifest.openfaas import DEFAULT_LANG, NODE, parse_lang, parse_metadata
 from faas.manifest.secret_names import validate_secret_name
 
 # Re-exported: code that imports the trigger types from here keeps working.
@@ -193,8 +193,12 @@ def load_manifest(folder: Path) -> FunctionSpec:
     if not spec.on_runtime:  # an image: no handler module to look for
         return spec
     module = spec.handler.rsplit(".", 1)[0].replace(".", "/")
-    if not (folder / f"{module}.py").is_file() and not (folder / module / "__init__.py").is_file():
-        raise ManifestError("handler", f"module {module}.py not found in {folder}")
+    if spec.lang == NODE:  # the places faas/runtime_node looks, in its order
+        candidates = [f"{module}.js", f"{module}.cjs", f"{module}.mjs", f"{module}/index.js"]
+    else:
+        candidates = [f"{module}.py", f"{module}/__init__.py"]
+    if not any((folder / candidate).is_file() for candidate in candidates):
+        raise ManifestError("handler", f"module {candidates[0]} not found in {folder}")
     return spec
 
 
@@ -246,6 +250,8 @@ def parse_manifest(data: object) -> FunctionSpec:
     if values["redis"] is not None and not network:
         raise ManifestError("redis", "a Redis binding needs `network: true` to reach Redis")
     values["lang"] = parse_lang(data.get("lang", DEFAULT_LANG))
+    if values["lang"] == NODE and data.get("contract", "native") != "native":
+        raise ManifestError("lang", "`lang: node` runs on faas's native contract only")
     values["labels"] = parse_metadata(data.get("labels", {}), "labels")
     values["annotations"] = parse_metadata(data.get("annotations", {}), "annotations")
     values.update(parse_image_fields(data))

@@ -30,6 +30,7 @@ from faas.build.code_bundle import (
 from faas.contracts.native import NativeEndpoint
 from faas.contracts.transport import DeliveryFailed
 from faas.errors import FaasError, FunctionCrashed, FunctionFailed, FunctionInitError
+from faas.manifest.openfaas import NODE
 from faas.manifest.spec import FunctionSpec
 from faas.pool.dev_code import DevCodes
 from faas.pool.hardening import FUNCTION_DIR, Shape, function_env
@@ -112,7 +113,7 @@ class GenericPool:
         `room(bytes)` says whether the memory budget has room for another container.
         """
         # Secret files are mounted at creation, and only native runtimes take `/_/load`.
-        if spec.secrets or not spec.on_runtime:
+        if spec.secrets or not spec.on_runtime or spec.lang == NODE:  # generic is Python only
             self.forget(name)
             return
         previous = self._functions.get(name)

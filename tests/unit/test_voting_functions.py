@@ -1,6 +1,7 @@
-"""The voting-app functions (vote, record-vote, result), called in-process with fake events.
+"""The voting-app functions (vote, record-vote, result), called in-process through faas.testing
+(the runtime's own Event and Context, no Docker).
 
-Each handler is loaded from its file (the folders have dashes, and functions are not a package).
+Each handler module is loaded afresh from its folder by faas.testing.load_module.
 vote talks to a real local HTTP server standing in for the gateway; record-vote and result use
 FakeRedis, which runs a Python copy of record-vote's Lua script (the script itself is checked
 against a real Redis elsewhere).
@@ -9,7 +10,6 @@ against a real Redis elsewhere).
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import random
 import re
@@ -29,7 +29,10 @@ from urllib.parse import urlencode
 import pytest
 import redis
 
+from faas import testing
 from faas.manifest.spec import load_manifest
+from faas.runtime import Context as RuntimeContext
+from faas.runtime import Event as RuntimeEvent
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 FORM = "application/x-www-form-urlencoded"
@@ -40,58 +43,24 @@ COOKIE_RE = re.compile(r"voter_id=([0-9a-f]{16}); Path=/; Max-Age=31536000; Same
 
 
 def load(name: str) -> ModuleType:
-    """A fresh copy of functions/<name>/handler.py (module state such as clients included)."""
-    path = FUNCTIONS / name / "handler.py"
-    spec = importlib.util.spec_from_file_location(f"fn_{name.replace('-', '_')}_handler", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """A fresh copy of functions/<name>'s handler module (module state such as clients included)."""
+    return testing.load_module(FUNCTIONS / name)
 
 
-class Headers(dict[str, str]):
-    """Case-insensitive, as the runtime's: stored lower-case."""
-
-    def __init__(self, items: dict[str, str] | None = None) -> None:
-        super().__init__({k.lower(): v for k, v in (items or {}).items()})
-
-    def __getitem__(self, name: str) -> str:
-        return super().__getitem__(name.lower())
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return super().get(name.lower(), default)
+def Event(
+    method: str = "GET",
+    path: str = "/",
+    headers: dict[str, str] | None = None,
+    body: bytes | str = b"",
+) -> RuntimeEvent:
+    """The runtime's own Event (faas.testing), positional as these tests write it."""
+    return testing.event(method, path, headers=headers, body=body)
 
 
-class Event:
-    def __init__(
-        self,
-        method: str = "GET",
-        path: str = "/",
-        headers: dict[str, str] | None = None,
-        body: bytes | str = b"",
-    ) -> None:
-        self.method = method
-        self.path = path
-        self.query: dict[str, str] = {}
-        self.headers = Headers(headers)
-        self.body = body.encode() if isinstance(body, str) else body
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def text(self) -> str:
-        return self.body.decode()
-
-
-@dataclass
-class Context:
-    function_name: str = "vote"
-    call_id: str = "call-1"
-    cold: bool = False
-    remaining: float = 10_000.0
-
-    def remaining_ms(self) -> float:
-        return self.remaining
+def Context(
+    function_name: str = "vote", call_id: str = "call-1", cold: bool = False
+) -> RuntimeContext:
+    return testing.context(function_name, call_id, cold=cold, timeout_ms=10_000)
 
 
 def header(response: dict[str, Any], name: str) -> str | None:
@@ -345,6 +314,16 @@ def test_vote_other_paths_and_methods(vote: ModuleType) -> None:
     response = vote.handle(Event("DELETE", "/"), Context())
     assert response["statusCode"] == 405
     assert header(response, "Allow") == "GET, HEAD, POST"
+
+
+def test_vote_through_the_runtime_as_a_caller_sees_it(vote: ModuleType) -> None:
+    """faas.testing.call: the handler's dict becomes the HTTP response the runtime would send."""
+    page = testing.call(vote.handle, "GET", "/", ctx=Context())
+    assert page.status == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.headers["set-cookie"].startswith("voter_id=")
+    assert "<form" in page.text()
+    assert testing.call(vote.handle, "DELETE", "/").headers["allow"] == "GET, HEAD, POST"
 
 
 def test_vote_options_can_be_renamed(monkeypatch: pytest.MonkeyPatch) -> None:
