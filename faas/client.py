@@ -170,6 +170,11 @@ class GatewayClient(AsyncCalls):
             )
         return GatewayError(401, "unauthorized", reason)
 
+    def reachable(self) -> None:
+        """Raise when no gateway answers at all; an unhealthy one (503: say, Redis lost its data
+        and a deploy is what it needs) still takes deploys."""
+        self.request("GET", "/healthz")
+
     def health(self) -> dict[str, Any]:
         response = self.request("GET", "/healthz")
         if response.status_code >= 400:

@@ -81,7 +81,7 @@ def deploy(
     if not folders:
         return
     with ctx.client(timeout=5) as client:
-        client.health()  # before any build: a stopped gateway is said at once
+        client.reachable()  # before any build: a stopped gateway is said at once
     backend = DockerBackend()
     log = BuildLog(verbose=loud)
     with ctx.client() as client:
